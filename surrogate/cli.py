@@ -1,0 +1,193 @@
+"""The `surrogate` command. Every user error is one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import Callable, Sequence
+
+import numpy as np
+
+from surrogate import __version__
+from surrogate.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (not usage + message) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _csv_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command as typed, for provenance records."""
+    return shlex.join(["surrogate", *(sys.argv[1:] if argv is None else argv)])
+
+
+# --- import -----------------------------------------------------------------------------------
+def _cmd_import(args: argparse.Namespace) -> int:
+    from surrogate.importer import read_csv_table
+
+    table = read_csv_table(args.csv, args.space, arch_column=args.arch_column,
+                           metrics=_csv_list(args.metrics) if args.metrics else None, dataset=args.dataset)
+    table.attrs["provenance"]["command"] = args.command_line
+    table.write(args.out)
+    print(f"wrote {args.out}: {table.n} archs, {len(table.metrics)} metrics ({', '.join(table.metrics)})")
+    return 0
+
+
+# --- info -------------------------------------------------------------------------------------
+def _cmd_info(args: argparse.Namespace) -> int:
+    from surrogate.spaces import get_space
+    from surrogate.tabular import Table, describe
+
+    table = Table.read(args.file)
+    facts = describe(table)
+    space = get_space(table.space)
+    unique = len(np.unique(space.canonical_ids(table.archs))) if table.n else 0
+    print(f"file: {args.file}")
+    print(f"space: {table.space}")
+    print(f"dataset: {table.attrs.get('dataset', '')}")
+    print(f"archs: {table.n}")
+    print(f"unique: {unique}")
+    print(f"metrics: {len(facts['metrics'])}")
+    rows = [("name", "count", "seeds", "epochs", "min", "median", "max")]
+    for name, m in facts["metrics"].items():
+        rows.append((name, str(m["count"]), str(m["seeds"]), str(m["epochs"]),
+                     *(f"{m[k]:.4g}" for k in ("min", "median", "max"))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    for key in ("training_config", "provenance"):
+        value = table.attrs.get(key)
+        if value:
+            print(f"{key}: " + ", ".join(f"{k}={v}" for k, v in value.items()))
+    print(f"package_version: {facts.get('package_version', '')}")
+    print(f"checksum: {facts['checksum']}")
+    return 0
+
+
+# --- bench predictors ------------------------------------------------------------------------
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in _csv_list(text)]
+    except ValueError:
+        raise UsageError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _cmd_bench_predictors(args: argparse.Namespace) -> int:
+    import json
+    import time
+    from pathlib import Path
+
+    from surrogate.benchmark import PredictorBenchmark, json_document, write_report
+    from surrogate.tabular import Table
+
+    table = Table.read(args.file)
+    bench = PredictorBenchmark(metric=args.metric, models=_csv_list(args.models), encodings=_csv_list(args.encodings),
+                               train_sizes=_int_list(args.train_sizes), test_size=args.test_size, seeds=args.seeds,
+                               features=_csv_list(args.features) if args.features else [])
+    start = time.perf_counter()
+    results = bench.run(table, progress=not args.no_progress)
+    summary = write_report(bench, table, results, Path(args.out), str(args.file), args.command_line,
+                           time.perf_counter() - start)
+    if args.json:
+        print(json.dumps(json_document(args.metric, summary)))
+    else:
+        print((Path(args.out) / "summary.md").read_text())
+        print(f"wrote {args.out}/results.csv, summary.md, kendall_tau.png, run.json")
+    return 0
+
+
+# --- demo -------------------------------------------------------------------------------------
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from surrogate import demo
+    from surrogate.benchmark import PredictorBenchmark, write_report
+    from surrogate.tabular import Table
+
+    out = Path(args.out)
+    data = out / "digits_mlp.h5"
+    if data.is_file():  # built by an earlier run: reuse it
+        table = Table.read(data)
+        print(f"reusing {data}", file=sys.stderr)
+    else:
+        table = demo.build_table(progress=not args.no_progress)
+        table.attrs["provenance"]["command"] = args.command_line
+        out.mkdir(parents=True, exist_ok=True)
+        table.write(data)
+    bench = PredictorBenchmark(metric="valid_acc", encodings=["onehot"], train_sizes=[10, 25, 50, 100],
+                               test_size=100, seeds=3)
+    start = time.perf_counter()
+    results = bench.run(table, progress=not args.no_progress)
+    write_report(bench, table, results, out, str(data), args.command_line, time.perf_counter() - start)
+    print((out / "summary.md").read_text())
+    print(f"wrote {data} ({table.n} trained architectures) and {out}/results.csv, summary.md, kendall_tau.png, run.json")
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="surrogate", description="NAS surrogate benchmarks, search campaigns and tabular datasets.")
+    parser.add_argument("--version", action="version", version=f"surrogate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("import", help="turn a CSV (one row per architecture) into a tabular HDF5 file")
+    p.add_argument("csv")
+    p.add_argument("--space", required=True, help="space spec, e.g. nb201 or categorical:8x3")
+    p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
+    p.add_argument("--arch-column", default="arch", help="column holding arch strings (default: arch)")
+    p.add_argument("--metrics", help="comma-separated metric columns (default: every other numeric column)")
+    p.add_argument("--dataset", help="dataset name to record (default: the CSV's file name)")
+    p.set_defaults(run=_cmd_import)
+
+    p = sub.add_parser("info", help="summarise a tabular HDF5 file")
+    p.add_argument("file")
+    p.set_defaults(run=_cmd_info)
+
+    p = sub.add_parser("demo", help="the embedded default: build a small real dataset, benchmark predictors on it")
+    p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=_cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
+    p = bench.add_parser("predictors", help="rank correlation of predictors x encodings x training-set sizes")
+    p.add_argument("file", help="tabular .h5 file")
+    p.add_argument("--metric", required=True, help="metric to predict, e.g. cifar10_valid_acc")
+    p.add_argument("--models", default="gp,rf,svr,mlp")
+    p.add_argument("--encodings", default="onehot,adjacency,path")
+    p.add_argument("--train-sizes", default="20,50,100,200,400")
+    p.add_argument("--test-size", type=int, default=1000)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--features", help="extra input columns: metrics of the file, or computed params,flops")
+    p.add_argument("--out", default="runs/bench-predictors", help="output folder (default: runs/bench-predictors)")
+    p.add_argument("--json", action="store_true", help="print one JSON document to stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=_cmd_bench_predictors)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        args.command_line = command_line(argv)
+        run: Callable[[argparse.Namespace], int] = args.run
+        return run(args)
+    except UsageError as err:
+        print(f"surrogate: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("surrogate: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Networks built from architectures (torch lives here; spaces stay torch-free)."""

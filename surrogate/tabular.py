@@ -1,0 +1,200 @@
+"""The project's data format: a tabular NAS store in HDF5 (schema in datasets/README.md).
+
+Architectures are an int matrix plus their strings; each metric is a dense float64 array
+(archs, seeds, epochs) with NaN where missing. Writes are atomic; reads verify a content checksum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from surrogate import __version__
+from surrogate.errors import UsageError
+
+SCHEMA_VERSION = 1
+_JSON_ATTRS = ("training_config", "provenance")
+
+
+@dataclass
+class Table:
+    """An in-memory tabular benchmark: `metrics[name]` has shape (n, seeds, epochs)."""
+
+    space: str
+    archs: np.ndarray
+    arch_strings: np.ndarray
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    attrs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.archs = np.asarray(self.archs, dtype=np.int64)
+        if self.archs.ndim != 2:
+            raise UsageError(f"archs must be an (n, d) matrix, got shape {self.archs.shape}")
+        self.arch_strings = np.asarray([str(s) for s in self.arch_strings], dtype=object)
+        if len(self.arch_strings) != self.n:
+            raise UsageError("one arch string is needed per architecture")
+        if len(set(self.arch_strings.tolist())) != self.n:
+            raise UsageError("arch strings must be unique")
+        self.metrics = {str(k): _as_metric(v, self.n, k) for k, v in self.metrics.items()}
+        self.attrs = dict(self.attrs)
+        self._index: dict[str, int] | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.archs)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return list(self.metrics)
+
+    # --- values ---------------------------------------------------------------------------------
+    def metric(self, name: str, epoch: int = -1, seed: int | str = "mean") -> np.ndarray:
+        """One value per architecture: at `epoch`, for seed index `seed` or the mean over seeds."""
+        if name not in self.metrics:
+            raise UsageError(f"unknown metric {name!r} (available: {', '.join(self.metrics) or 'none'})")
+        values = self.metrics[name]
+        _, seeds, epochs = values.shape
+        if not -epochs <= epoch < epochs:
+            raise UsageError(f"metric {name!r} has {epochs} epoch(s); epoch {epoch} is out of range")
+        at_epoch = values[:, :, epoch]
+        if seed == "mean":
+            counts = np.sum(~np.isnan(at_epoch), axis=1)
+            sums = np.nansum(at_epoch, axis=1)
+            return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        if not isinstance(seed, (int, np.integer)) or not -seeds <= seed < seeds:
+            raise UsageError(f"metric {name!r} has {seeds} seed(s); seed {seed!r} is out of range")
+        return at_epoch[:, seed].copy()
+
+    def with_metric(self, name: str, values: np.ndarray) -> "Table":
+        """A copy with metric `name` added or replaced; (n,), (n, seeds) or (n, seeds, epochs)."""
+        metrics = dict(self.metrics)
+        metrics[name] = values
+        return Table(self.space, self.archs.copy(), self.arch_strings.copy(), metrics, json.loads(json.dumps(self.attrs)))
+
+    def lookup(self, items: np.ndarray | Sequence[str]) -> np.ndarray:
+        """Row of each architecture (given as strings or an int matrix), -1 where absent."""
+        if isinstance(items, np.ndarray) and items.dtype != object and np.issubdtype(items.dtype, np.integer):
+            rows = np.atleast_2d(items).astype(np.int64)
+            keys = {r.tobytes(): i for i, r in enumerate(self.archs)}
+            return np.array([keys.get(r.tobytes(), -1) for r in rows], dtype=np.int64)
+        if self._index is None:
+            self._index = {s: i for i, s in enumerate(self.arch_strings.tolist())}
+        return np.array([self._index.get(str(s), -1) for s in items], dtype=np.int64)
+
+    def to_frame(self, epoch: int = -1, seed: int | str = "mean") -> pd.DataFrame:
+        frame = pd.DataFrame({"arch": self.arch_strings})
+        for name in self.metrics:
+            frame[name] = self.metric(name, epoch=epoch, seed=seed)
+        return frame
+
+    # --- integrity ------------------------------------------------------------------------------
+    def checksum(self) -> str:
+        """sha256 over the content (archs, strings, metric names and values), not the HDF5 bytes."""
+        digest = hashlib.sha256()
+        digest.update(self.space.encode())
+        digest.update(np.ascontiguousarray(self.archs, dtype="<i8").tobytes())
+        digest.update("\n".join(self.arch_strings.tolist()).encode())
+        for name in sorted(self.metrics):
+            values = self.metrics[name]
+            digest.update(f"\n{name}{values.shape}".encode())
+            digest.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
+        return "sha256:" + digest.hexdigest()
+
+    # --- files ----------------------------------------------------------------------------------
+    def write(self, path: str | Path) -> None:
+        """Write atomically: a temp file in the same folder, fsync, then rename over `path`."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make shared datasets unreadable
+        try:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["schema_version"] = SCHEMA_VERSION
+                f.attrs["space"] = self.space
+                f.attrs["package_version"] = __version__
+                f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                f.attrs["checksum"] = self.checksum()
+                f.attrs["metric_names"] = json.dumps(list(self.metrics))  # HDF5 groups forget order
+                for key, value in self.attrs.items():
+                    if key not in ("schema_version", "space", "package_version", "created", "checksum", "metric_names"):
+                        f.attrs[key] = json.dumps(value) if key in _JSON_ATTRS or not isinstance(value, str) else value
+                f.create_dataset("archs", data=self.archs)
+                f.create_dataset("arch_strings", data=self.arch_strings.astype(object), dtype=h5py.string_dtype())
+                group = f.create_group("metrics")
+                for name, values in self.metrics.items():
+                    group.create_dataset(name, data=values, compression="gzip", shuffle=True)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def read(cls, path: str | Path) -> "Table":
+        path = Path(path)
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+        try:
+            with h5py.File(path, "r") as f:
+                version = int(f.attrs.get("schema_version", -1))
+                if version != SCHEMA_VERSION:
+                    raise UsageError(f"{path}: not a surrogate tabular file of schema {SCHEMA_VERSION} (found {version})")
+                attrs = {}
+                for key, value in f.attrs.items():
+                    value = value.decode() if isinstance(value, bytes) else value
+                    if key in _JSON_ATTRS or (isinstance(value, str) and key not in ("space", "checksum", "created", "package_version")):
+                        try:
+                            value = json.loads(value)
+                        except (TypeError, ValueError):
+                            pass
+                    attrs[key] = value.item() if isinstance(value, np.generic) else value
+                table = cls(space=str(attrs.pop("space")), archs=f["archs"][()],
+                            arch_strings=[s.decode() if isinstance(s, bytes) else s for s in f["arch_strings"][()]],
+                            metrics={name: f["metrics"][name][()] for name in attrs.pop("metric_names", list(f["metrics"]))},
+                            attrs=attrs)
+        except UsageError:
+            raise
+        except (OSError, KeyError, ValueError) as err:
+            raise UsageError(f"{path}: unreadable or corrupt HDF5 file ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+        stored = table.attrs.get("checksum")
+        if stored != table.checksum():
+            raise UsageError(f"{path}: checksum mismatch (file modified or corrupt)")
+        return table
+
+
+def _as_metric(values: np.ndarray, n: int, name: str) -> np.ndarray:
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None, None]
+    elif a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[0] != n:
+        raise UsageError(f"metric {name!r} must have shape (archs={n}, seeds, epochs), got {a.shape}")
+    return a
+
+
+def describe(table: Table) -> dict:
+    """What `surrogate info` prints: per-metric counts and quantiles of the default vector."""
+    metrics = {}
+    for name, values in table.metrics.items():
+        v = table.metric(name)
+        finite = v[~np.isnan(v)]
+        q = np.quantile(finite, [0, 0.5, 1]) if len(finite) else [np.nan] * 3
+        metrics[name] = {"count": int(len(finite)), "seeds": values.shape[1], "epochs": values.shape[2],
+                         "min": float(q[0]), "median": float(q[1]), "max": float(q[2])}
+    return {"archs": table.n, "metrics": metrics, "package_version": table.attrs.get("package_version", ""),
+            "checksum": table.checksum()}

@@ -1,0 +1,13 @@
+from pathlib import Path
+
+import pytest
+
+NB201_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201" / "nb201_hp12_accuracy.csv"
+
+
+@pytest.fixture(scope="session")
+def nb201_csv() -> Path:
+    """The shared NAS-Bench-201 hp=12 records; tests that need them skip cleanly without ../shared."""
+    if not NB201_CSV.is_file():
+        pytest.skip(f"shared NB201 data not found at {NB201_CSV}")
+    return NB201_CSV

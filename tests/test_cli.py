@@ -1,0 +1,117 @@
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from surrogate.cli import main
+from surrogate.spaces import get_space
+from surrogate.tabular import Table
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_categorical_csv(path, n=40, seed=0, extra=""):
+    space = get_space("categorical:8x3")
+    archs = np.unique(space.sample(n, seed), axis=0)
+    rng = np.random.default_rng(seed)
+    lines = ["index,arch,valid_acc,test_acc,note"]
+    for i, a in enumerate(archs):
+        lines.append(f"{i},{space.format(a)},{rng.uniform(50, 90):.3f},{rng.uniform(50, 90):.3f},x")
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return len(archs)
+
+
+def test_import_and_info_categorical(tmp_path, capsys):
+    csv, out = tmp_path / "cat.csv", tmp_path / "cat.h5"
+    n = write_categorical_csv(csv)
+    code, stdout, _ = run(capsys, "import", str(csv), "--space", "categorical:8x3", "--out", str(out))
+    assert code == 0 and out.is_file()
+    table = Table.read(out)
+    assert table.n == n and sorted(table.metrics) == ["test_acc", "valid_acc"]  # index is an id, note not numeric
+    assert table.space == "categorical:8x3"
+    assert "surrogate import" in table.attrs["provenance"]["command"]
+    code, stdout, _ = run(capsys, "info", str(out))
+    assert code == 0
+    assert f"archs: {n}" in stdout and f"unique: {n}" in stdout and "metrics: 2" in stdout
+    assert "valid_acc" in stdout and "checksum: sha256:" in stdout
+
+
+def test_import_metric_selection_and_arch_column(tmp_path, capsys):
+    csv, out = tmp_path / "cat.csv", tmp_path / "cat.h5"
+    csv.write_text("cell,a,b\n0-1-2-0-1-2-0-1,1,2\n22222222,3,4\n")
+    code, _, err = run(capsys, "import", str(csv), "--space", "categorical:8x3", "--out", str(out),
+                       "--arch-column", "cell", "--metrics", "b")
+    assert code == 0, err
+    table = Table.read(out)
+    assert list(table.metrics) == ["b"]
+    assert list(table.arch_strings) == ["01201201", "22222222"]
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("arch,acc\n01201201,1\n0120120,2\n", "row 2"),
+    ("arch,acc\n01201201,1\n01201201,2\n", "rows 1 and 2"),
+    ("arch,acc\n01201201,1\n01201202,abc\n", "column 'acc'"),
+    ("cell,acc\n01201201,1\n", "no column 'arch'"),
+])
+def test_import_errors_name_the_row_or_column(tmp_path, capsys, body, needle):
+    csv, out = tmp_path / "bad.csv", tmp_path / "bad.h5"
+    csv.write_text(body)
+    code, _, err = run(capsys, "import", str(csv), "--space", "categorical:8x3", "--out", str(out))
+    assert code == 2 and needle in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()  # never a half-written file
+
+
+@pytest.mark.parametrize("argv", [
+    ["info", "/nonexistent/file.h5"],
+    ["import", "/nonexistent.csv", "--space", "nb201", "--out", "/tmp/x.h5"],
+    ["import", "x.csv", "--space", "nb999", "--out", "/tmp/x.h5"],
+    ["import", "x.csv", "--out", "/tmp/x.h5"],
+    ["frobnicate"],
+    [],
+])
+def test_cli_errors_are_one_line_exit_2(capsys, argv):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("surrogate: error:")
+
+
+def test_info_on_corrupt_file(tmp_path, capsys):
+    bad = tmp_path / "corrupt.h5"
+    bad.write_bytes(b"not an hdf5 file at all" * 10)
+    code, _, err = run(capsys, "info", str(bad))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_info_on_unknown_metric_via_tampering(tmp_path, capsys):
+    csv, out = tmp_path / "cat.csv", tmp_path / "cat.h5"
+    write_categorical_csv(csv)
+    assert run(capsys, "import", str(csv), "--space", "categorical:8x3", "--out", str(out))[0] == 0
+    with h5py.File(out, "r+") as f:
+        f["metrics/valid_acc"][0, 0, 0] = 1234.5
+    code, _, err = run(capsys, "info", str(out))
+    assert code == 2 and "checksum" in err
+
+
+def test_nb201_import_matches_the_benchmark(nb201_csv, tmp_path, capsys):
+    out = tmp_path / "nb201.h5"
+    code, _, err = run(capsys, "import", str(nb201_csv), "--space", "nb201", "--out", str(out))
+    assert code == 0, err
+    code, stdout, _ = run(capsys, "info", str(out))
+    assert "archs: 15625" in stdout and "unique: 6466" in stdout and "metrics: 4" in stdout
+    table = Table.read(out)
+    assert sorted(table.metrics) == sorted(["cifar10_valid_acc", "cifar10_test_acc", "cifar100_valid_acc", "cifar100_test_acc"])
+    row = table.lookup(["|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"])[0]
+    assert table.metric("cifar10_valid_acc")[row] == pytest.approx(63.364)  # the CSV's first row
+
+
+def test_console_script_exit_code(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "surrogate.cli", "info", str(tmp_path / "missing.h5")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
