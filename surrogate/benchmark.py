@@ -1,0 +1,160 @@
+"""The predictor benchmark: how well does model M on encoding E rank unseen architectures after
+training on n of them? Isomorphism-disjoint splits, the same splits for every model and encoding."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from surrogate import __version__
+from surrogate.encodings import get_encoding
+from surrogate.errors import UsageError
+from surrogate.features import feature_matrix
+from surrogate.metrics import METRIC_NAMES, prediction_metrics
+from surrogate.models import get as get_model
+from surrogate.spaces import get_space
+from surrogate.splits import disjoint_splits
+from surrogate.tabular import Table
+
+JSON_FIELDS = ("model", "encoding", "train_size", "kendall_tau", "kendall_tau_std", "spearman", "pearson",
+               "precision_top1pct", "precision_top5pct", "rmse", "nll", "fit_seconds", "predict_seconds")
+
+
+@dataclass
+class PredictorBenchmark:
+    """A sweep definition; `run(table)` returns one row per (model, encoding, train size, seed)."""
+
+    metric: str
+    models: list[str] = field(default_factory=lambda: ["gp", "rf", "svr", "mlp"])
+    encodings: list[str] = field(default_factory=lambda: ["onehot", "adjacency", "path"])
+    train_sizes: list[int] = field(default_factory=lambda: [20, 50, 100, 200, 400])
+    test_size: int = 1000
+    seeds: int = 5
+    features: list[str] = field(default_factory=list)
+
+    def validate(self, table: Table) -> None:
+        """Fail fast, before any work, on names or sizes that cannot run."""
+        y = table.metric(self.metric)
+        if np.isnan(y).all():
+            raise UsageError(f"metric {self.metric!r} is NaN for every architecture")
+        for name in self.models:
+            get_model(name)
+        for name in self.encodings:
+            get_encoding(name, table.space)
+        if min(self.train_sizes) < 2 or self.test_size < 2 or self.seeds < 1:
+            raise UsageError("train sizes and the test size must be >= 2, and seeds >= 1")
+
+    def run(self, table: Table, progress: bool = True) -> pd.DataFrame:
+        self.validate(table)
+        space = get_space(table.space)
+        y = table.metric(self.metric)
+        class_ids = space.canonical_ids(table.archs)
+        extra = feature_matrix(table, self.features)
+        inputs = {e: np.hstack([get_encoding(e, space)(table.archs), extra]) for e in self.encodings}
+        splits = [disjoint_splits(class_ids, self.train_sizes, self.test_size, seed, valid=~np.isnan(y))
+                  for seed in range(self.seeds)]
+        total = self.seeds * len(self.encodings) * len(self.models) * len(self.train_sizes)
+        rows = []
+        with tqdm(total=total, desc="bench predictors", unit="fit", disable=not progress, dynamic_ncols=True) as bar:
+            for seed, (train_sets, test) in enumerate(splits):
+                for encoding, x in inputs.items():
+                    for model_name in self.models:
+                        for n in self.train_sizes:
+                            train = train_sets[n]
+                            model = get_model(model_name, random_state=seed)
+                            start = time.perf_counter()
+                            model.fit(x[train], y[train])
+                            fitted = time.perf_counter()
+                            mean, std = model.predict(x[test])
+                            predicted = time.perf_counter()
+                            rows.append({"model": model_name, "encoding": encoding, "features": ",".join(self.features),
+                                         "train_size": n, "seed": seed, **prediction_metrics(y[test], mean, std),
+                                         "fit_seconds": fitted - start, "predict_seconds": predicted - fitted})
+                            bar.set_postfix_str(f"{model_name}/{encoding}/n={n}", refresh=False)
+                            bar.update()
+        return pd.DataFrame(rows)
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds per (model, encoding, train size), plus the std of every measured column."""
+    keys = ["model", "encoding", "train_size"]
+    values = [*METRIC_NAMES, "fit_seconds", "predict_seconds"]
+    grouped = results.groupby(keys, sort=False)[values]
+    mean, std = grouped.mean(), grouped.std(ddof=0)
+    return mean.join(std.add_suffix("_std")).reset_index()
+
+
+def json_document(metric: str, summary: pd.DataFrame) -> dict:
+    """The `--json` contract: means over seeds with exactly JSON_FIELDS; NaN becomes null."""
+    def clean(v):
+        if isinstance(v, (np.integer,)):
+            return int(v)
+        if isinstance(v, (float, np.floating)):
+            return None if math.isnan(v) else float(v)
+        return v
+
+    return {"metric": metric, "results": [{k: clean(row[k]) for k in JSON_FIELDS} for _, row in summary.iterrows()]}
+
+
+def markdown_table(summary: pd.DataFrame) -> str:
+    header = ["model", "encoding", "n", "Kendall tau", "Spearman", "Pearson", "P@1%", "P@5%", "RMSE", "NLL", "fit s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, r in summary.iterrows():
+        cells = [r.model, r.encoding, str(r.train_size), f"{r.kendall_tau:.3f} ± {r.kendall_tau_std:.3f}",
+                 f"{r.spearman:.3f}", f"{r.pearson:.3f}", f"{r.precision_top1pct:.2f}", f"{r.precision_top5pct:.2f}",
+                 f"{r.rmse:.3g}", f"{r.nll:.3g}", f"{r.fit_seconds:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_kendall_tau(summary: pd.DataFrame, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (model, encoding), group in summary.groupby(["model", "encoding"], sort=False):
+        ax.errorbar(group.train_size, group.kendall_tau, yerr=group.kendall_tau_std, marker="o", capsize=3,
+                    label=f"{model} / {encoding}")
+    ax.set_xscale("log")
+    sizes = sorted(summary.train_size.unique())
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel("training architectures")
+    ax.set_ylabel("Kendall tau on held-out classes")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_report(bench: PredictorBenchmark, table: Table, results: pd.DataFrame, out: Path, source: str,
+                 command: str, seconds: float) -> pd.DataFrame:
+    """results.csv, summary.md, kendall_tau.png and run.json under `out`; returns the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(results)
+    results.to_csv(out / "results.csv", index=False)
+    run = {"package_version": __version__, "command": command, "input": source, "input_checksum": table.checksum(),
+           "space": table.space, "dataset": table.attrs.get("dataset"), "metric": bench.metric,
+           "seeds": list(range(bench.seeds)), "test_size": bench.test_size, "train_sizes": bench.train_sizes,
+           "models": bench.models, "encodings": bench.encodings, "features": bench.features,
+           "split": "isomorphism-disjoint (one architecture per canonical class; nested training sets)",
+           "seconds": round(seconds, 2)}
+    (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    title = f"{table.attrs.get('dataset') or table.space}: {bench.metric}"
+    text = [f"# Predictor benchmark: {title}", "",
+            f"{bench.seeds} seeds, test size {bench.test_size}, isomorphism-disjoint splits"
+            + (f", extra features: {', '.join(bench.features)}" if bench.features else "") + ".",
+            f"Mean over seeds (± std for Kendall tau). Command: `{command}`", "", markdown_table(summary), ""]
+    (out / "summary.md").write_text("\n".join(text))
+    plot_kendall_tau(summary, out / "kendall_tau.png", title)
+    return summary

