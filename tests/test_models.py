@@ -58,7 +58,7 @@ def test_botorch_adapter_with_log_ei(name):
     assert log_ei.shape == ucb.shape == (20,)
     assert torch.isfinite(log_ei).all() and torch.isfinite(ucb).all()
     mean, _ = model.predictor.predict(X[60:])
-    assert np.corrcoef(ucb.numpy(), mean)[0, 1] > 0.5
+    assert np.corrcoef(ucb.detach().numpy(), mean)[0, 1] > 0.5
 
 
 def test_log_ei_prefers_higher_mean_at_equal_std():

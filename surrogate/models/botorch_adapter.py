@@ -14,8 +14,9 @@ from surrogate.models.base import Predictor
 
 
 class PredictorModel(Model):
-    """Wraps a fitted predictor. Its posterior over a q-batch is independent normals with the
-    predictor's mean and std (ensembles' members are not correlated across points here).
+    """Wraps a fitted predictor. A predictor with a BoTorch posterior of its own (the GP) keeps it,
+    with its correlations across a q-batch; for any other, the posterior over a q-batch is
+    independent normals with the predictor's mean and std.
 
     Candidates are a finite set of encoded architectures, so the posterior need not be
     differentiable: acquisition values are computed for all candidates and the best taken.
@@ -35,6 +36,9 @@ class PredictorModel(Model):
 
     def posterior(self, X: torch.Tensor, output_indices=None, observation_noise=False, posterior_transform=None,
                   **kwargs) -> GPyTorchPosterior:
+        if hasattr(self.predictor, "posterior"):
+            posterior = self.predictor.posterior(X)
+            return posterior_transform(posterior) if posterior_transform is not None else posterior
         shape = X.shape[:-1]
         flat = X.detach().reshape(-1, X.shape[-1]).cpu().numpy().astype(np.float64)
         mean, std = self.predictor.predict(flat)
