@@ -104,6 +104,54 @@ def _cmd_bench_predictors(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- search -----------------------------------------------------------------------------------
+def _cmd_search(args: argparse.Namespace) -> int:
+    import json
+    import time
+    from pathlib import Path
+
+    from surrogate.campaign import Campaign, detect_time_column, write_report
+    from surrogate.tabular import Table
+
+    table = Table.read(args.file)
+    campaign = Campaign(metric=args.metric, strategies=_csv_list(args.strategies), budget=args.budget,
+                        seeds=args.seeds, init=args.init, batch=args.batch, model=args.model, encoding=args.encoding,
+                        acq=args.acq, report=args.report, validate_top=args.validate_top,
+                        time_column=args.time_column or detect_time_column(table))
+    if args.storage or args.study:
+        return _search_distributed(args, campaign, table)
+    out = Path(args.out)
+    start = time.perf_counter()
+    trajectories = campaign.run(table, checkpoints=out / ".checkpoints", progress=not args.no_progress)
+    document = write_report(campaign, table, trajectories, out, str(args.file), args.command_line,
+                            time.perf_counter() - start)
+    if args.json:
+        print(json.dumps(document))
+    else:
+        print((out / "summary.md").read_text())
+        print(f"wrote {out}/trajectories.csv, summary.md, regret.png, run.json")
+    return 0
+
+
+def _search_distributed(args: argparse.Namespace, campaign, table) -> int:
+    """One worker of a campaign shared through an Optuna RDB storage (run it in several processes)."""
+    import json
+
+    from surrogate.distributed import run_worker
+
+    if not (args.storage and args.study):
+        raise UsageError("--storage and --study go together")
+    if len(campaign.strategies) != 1:
+        raise UsageError("a distributed campaign runs one strategy: pass --strategies NAME")
+    name = campaign.strategies[0]
+    campaign.validate(table)
+    done = run_worker(args.file, args.metric, name, args.storage, args.study, args.budget,
+                      seed=args.worker_seed, strategy_params=campaign.params_for(name))
+    result = {"study": args.study, "strategy": name, "completed_by_this_worker": done}
+    print(json.dumps(result) if args.json else f"worker finished: {done} trials completed by this worker")
+    return 0
+
+
 # --- demo -------------------------------------------------------------------------------------
 def _cmd_demo(args: argparse.Namespace) -> int:
     import time
@@ -156,6 +204,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_demo)
+
+    p = sub.add_parser("search", help="search campaigns on a tabular benchmark: BO against baselines")
+    p.add_argument("file", help="tabular .h5 file")
+    p.add_argument("--metric", required=True, help="metric to maximise, e.g. cifar10_valid_acc")
+    p.add_argument("--strategies", default="bo,re,ls,rs,reinforce,tpe")
+    p.add_argument("--budget", type=int, default=150, help="queries per run (default: 150)")
+    p.add_argument("--seeds", type=int, default=20, help="runs per strategy, seeds 0..N-1 (default: 20)")
+    p.add_argument("--init", type=int, default=10, help="random queries before a model-based strategy starts")
+    p.add_argument("--batch", type=int, default=1, help="architectures proposed at once (BO: q-acquisition)")
+    p.add_argument("--model", default="gp", help="BO's predictor: gp, rf, svr, mlp (default: gp)")
+    p.add_argument("--encoding", help="BO's encoding (default: path for cell spaces, else onehot)")
+    p.add_argument("--acq", default="logei", help="BO's acquisition: logei, ucb, ts (default: logei)")
+    p.add_argument("--report", help="column reported for each run's top pick (e.g. a longer-training test accuracy)")
+    p.add_argument("--validate-top", type=int, default=0, help="also report the best --report value among the K best found")
+    p.add_argument("--time-column", help="training-seconds column for the simulated clock (default: detected by name)")
+    p.add_argument("--out", default="runs/search", help="output folder (default: runs/search)")
+    p.add_argument("--storage", help="Optuna RDB storage URL: this process becomes one worker of a shared campaign")
+    p.add_argument("--study", help="study name of the shared campaign (with --storage)")
+    p.add_argument("--worker-seed", type=int, default=None, help="seed of this worker (with --storage)")
+    p.add_argument("--json", action="store_true", help="print one JSON document to stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=_cmd_search)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
     p = bench.add_parser("predictors", help="rank correlation of predictors x encodings x training-set sizes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -15,6 +16,19 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from surrogate.models.base import Predictor
 
 
+@contextmanager
+def torch_threads(n_points: int):
+    """One torch thread for small GPs: their matrices are too small to gain from more, and on a
+    busy machine thread hand-offs made a 150-point fit 10x slower (measured on 2 cores)."""
+    before = torch.get_num_threads()
+    if n_points <= 2000 and before > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class GaussianProcess(Predictor):
     """SingleTaskGP on inputs scaled to [0, 1] per column and standardised targets.
 
@@ -24,7 +38,9 @@ class GaussianProcess(Predictor):
     The std is the posterior std of the latent function (observation noise excluded).
     L-BFGS stops after `max_iterations` (100): on NB201 that loses no rank correlation and is 8x
     faster than running to convergence with BoTorch's retries. With `warm_start=True` a refit
-    (BO adds a few points per step) starts from the previous hyperparameters, as in scikit-learn.
+    (BO adds a few points per step) starts from the previous hyperparameters, as in scikit-learn,
+    and stops after a quarter of the iterations (they start near the optimum: 0.2 s instead of 1.1 s
+    at 150 points).
     """
 
     def __init__(self, kernel: str = "rbf", max_iterations: int = 100, warm_start: bool = False,
@@ -57,10 +73,13 @@ class GaussianProcess(Predictor):
         if self.warm_start and previous is not None and previous.train_inputs[0].shape[-1] == X.shape[1]:
             hyper = {k: v for k, v in previous.state_dict().items() if not k.startswith("outcome_transform")}
             model.load_state_dict(hyper, strict=False)
+            iterations = max(self.max_iterations // 4, 10)
+        else:
+            iterations = self.max_iterations
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch_threads(len(X)):
             warnings.simplefilter("ignore")
-            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": self.max_iterations}})
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": iterations}})
         model.eval()
         self.model_ = model
         return self
@@ -72,9 +91,11 @@ class GaussianProcess(Predictor):
         return self.model_.posterior((x - lo) / span)
 
     def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with torch.no_grad():
-            post = self.posterior(X)
-            mean = post.mean.squeeze(-1).numpy()
-            std = post.variance.clamp_min(0).sqrt().squeeze(-1).numpy()
-        return mean, std
-
+        """Marginal mean and std, in chunks: a single call would also build the test x test covariance."""
+        means, stds = [], []
+        with torch.no_grad(), torch_threads(len(self.model_.train_targets)):
+            for chunk in np.array_split(X, max(1, int(np.ceil(len(X) / 512)))):
+                post = self.posterior(chunk)
+                means.append(post.mean.squeeze(-1).numpy())
+                stds.append(post.variance.clamp_min(0).sqrt().squeeze(-1).numpy())
+        return np.concatenate(means), np.concatenate(stds)

@@ -1,0 +1,171 @@
+"""The ask/tell protocol every search strategy follows (Optuna's sampler / SMAC's ask-tell).
+
+A strategy proposes architectures of a space (`ask`), is told their measured values (`tell`) and
+maximises them. It never proposes an architecture it has already been told about, nor one that is
+pending (asked, not yet told), nor an isomorph of either: it works on canonical ids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from surrogate.errors import UsageError
+from surrogate.spaces import Space, get_space
+
+#: rejection sampling gives up after this many draws per architecture asked for.
+_MAX_DRAWS = 1000
+
+
+class Strategy:
+    """Base class: bookkeeping of observations, pending asks and seen isomorphism classes.
+
+    Subclasses implement `propose()` (one new architecture, a (d,) int vector) and may override
+    `observe(arch, value)` to update their own state. `ask()` guarantees novelty around them.
+    """
+
+    name = "strategy"
+
+    def __init__(self, space: Space | str, seed: int | None = None):
+        self.space = get_space(space)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.archs: list[np.ndarray] = []
+        self.values: list[float] = []
+        self._seen: set[int] = set()
+        self._pending: dict[int, np.ndarray] = {}
+        self._domain: np.ndarray | None = None
+        self._domain_ids: np.ndarray | None = None
+        self._domain_is_space = False  # True when the domain is merely the enumerated space (a cache)
+
+    def restrict(self, archs: np.ndarray) -> "Strategy":
+        """Only ever ask architectures isomorphic to one of `archs` (a tabular benchmark that does not
+        cover its whole space). Call before the first ask."""
+        archs = self.space.check(archs)
+        ids = self.space.canonical_ids(archs)
+        _, first = np.unique(ids, return_index=True)
+        first = np.sort(first)
+        self._domain, self._domain_ids = archs[first], ids[first]
+        return self
+
+    # --- the protocol ---------------------------------------------------------------------------
+    def ask(self) -> np.ndarray:
+        """One architecture never evaluated or pending, nor isomorphic to one (UsageError when the
+        space is exhausted)."""
+        if self.exhausted():
+            raise UsageError(f"every architecture class of {self.space.spec} has been asked for")
+        arch = self.space.check(self.propose())
+        key = self._key(arch)
+        if key in self._seen or key in self._pending:  # a subclass slipped: fall back to a fresh random one
+            arch = self.random_unseen(1)[0]
+            key = self._key(arch)
+        self._pending[key] = arch
+        return arch
+
+    def ask_batch(self, q: int) -> np.ndarray:
+        """q architectures at once (default: q asks; pending ones count as taken)."""
+        return np.stack([self.ask() for _ in range(q)])
+
+    def tell(self, arch: np.ndarray, value: float) -> None:
+        """Record the measured value of an architecture (NaN = failed; it is not retried)."""
+        arch = self.space.check(arch)
+        key = self._key(arch)
+        self._pending.pop(key, None)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.archs.append(arch)
+        self.values.append(float(value))
+        self.observe(arch, float(value))
+
+    # --- for subclasses -------------------------------------------------------------------------
+    def propose(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def observe(self, arch: np.ndarray, value: float) -> None:
+        """Hook after `tell` recorded an observation."""
+
+    @property
+    def n_observed(self) -> int:
+        return len(self.values)
+
+    def best(self) -> tuple[np.ndarray | None, float]:
+        """Best architecture told so far and its value (ignoring NaN)."""
+        values = np.array(self.values, dtype=np.float64)
+        if not np.isfinite(values).any():
+            return None, float("nan")
+        i = int(np.nanargmax(values))
+        return self.archs[i], float(values[i])
+
+    def is_new(self, archs: np.ndarray) -> np.ndarray:
+        """Boolean mask: which rows are neither seen nor pending (by isomorphism class)."""
+        ids = self.space.canonical_ids(np.atleast_2d(archs))
+        taken = self._seen | set(self._pending)
+        new = np.fromiter((int(i) not in taken for i in ids), dtype=bool, count=len(ids))
+        if self._domain_ids is not None:
+            new &= np.isin(ids, self._domain_ids)
+        return new
+
+    def unseen_classes(self) -> np.ndarray:
+        """One architecture per isomorphism class not yet seen or pending (the domain when restricted,
+        else the enumerated space)."""
+        open_ = self.unseen_mask()
+        return self._domain[open_]
+
+    def unseen_mask(self) -> np.ndarray:
+        """Boolean mask over `self._domain` (built on first use): which classes are still open."""
+        if self._domain is None:
+            if self.space.size > 5_000_000:
+                raise UsageError(f"{self.space.spec} is too large to enumerate")
+            archs = self.space.enumerate()
+            ids = self.space.canonical_ids(archs)
+            _, first = np.unique(ids, return_index=True)
+            first = np.sort(first)
+            self._domain, self._domain_ids = archs[first], ids[first]
+            self._domain_is_space = True
+        taken = np.fromiter(self._seen | set(self._pending), dtype=np.int64)
+        return ~np.isin(self._domain_ids, taken)
+
+    def random_unseen(self, n: int) -> np.ndarray:
+        """n distinct architectures from new isomorphism classes, drawn uniformly."""
+        if self._domain is not None and not self._domain_is_space:
+            rest = self.unseen_classes()
+            if len(rest) == 0:
+                raise UsageError(f"no unexplored architecture left in the {len(self._domain)} classes searched")
+            return rest[np.sort(self.rng.choice(len(rest), size=min(n, len(rest)), replace=False))]
+        found: list[np.ndarray] = []
+        keys: set[int] = set()
+        for _ in range(_MAX_DRAWS):
+            draws = self.space.sample(max(4 * n, 16), self.rng)
+            for arch, ok in zip(draws, self.is_new(draws)):
+                key = self._key(arch)
+                if ok and key not in keys:
+                    keys.add(key)
+                    found.append(arch)
+                    if len(found) == n:
+                        return np.stack(found)
+        if self.space.size <= 5_000_000:  # small space: enumerate what is left
+            rest = self.unseen_classes()
+            rest = rest[[self._key(a) not in keys for a in rest]]
+            if len(rest):
+                take = self.rng.choice(len(rest), size=min(n - len(found), len(rest)), replace=False)
+                found.extend(rest[take])
+            if len(found):
+                return np.stack(found)
+        raise UsageError(f"no unexplored architecture left in {self.space.spec}")
+
+    def exhausted(self) -> bool:
+        if self._domain is None and self.space.size > 5_000_000:
+            return False
+        return not self.unseen_mask().any()
+
+    def _key(self, arch: np.ndarray) -> int:
+        return int(self.space.canonical_ids(arch)[0])
+
+
+class RandomSearch(Strategy):
+    """Uniform sampling of new isomorphism classes — the baseline every method must beat."""
+
+    name = "rs"
+
+    def propose(self) -> np.ndarray:
+        return self.random_unseen(1)[0]

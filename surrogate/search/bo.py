@@ -1,0 +1,121 @@
+"""Bayesian optimisation over architectures: a predictor on an encoding plus a BoTorch acquisition,
+maximised over a finite candidate set (BANANAS-style)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
+from botorch.acquisition.logei import qLogExpectedImprovement
+from botorch.optim import optimize_acqf_discrete
+
+from surrogate.encodings import get_encoding
+from surrogate.errors import UsageError
+from surrogate.models import get as get_model
+from surrogate.models.botorch_adapter import PredictorModel
+from surrogate.models.gp import torch_threads
+from surrogate.search.base import Strategy
+from surrogate.spaces import Space
+
+ACQUISITIONS = ("logei", "ucb", "ts")
+#: spaces up to this size are scored whole (one representative per isomorphism class).
+ENUMERATE_CANDIDATES = 200_000
+
+
+class BayesianOptimization(Strategy):
+    """Fit `model` on `encoding` of the told architectures, score candidates with `acq`, ask the best.
+
+    Candidates are every not-yet-seen isomorphism class when the space has at most
+    ENUMERATE_CANDIDATES architectures; otherwise `pool_size` random architectures plus `mutants`
+    mutations of each of the `top_k` best so far (BANANAS). The first `init` asks are random.
+    Acquisitions: `logei` (BoTorch LogEI; qLogEI for batches), `ucb` (beta), `ts` (Thompson: one
+    posterior draw per candidate, independently — exact joint draws over thousands of candidates
+    would cost a dense covariance). Batches (`ask_batch(q)`) are chosen greedily by BoTorch's
+    `optimize_acqf_discrete` with qLogEI, which accounts for the points already in the batch.
+    """
+
+    name = "bo"
+
+    def __init__(self, space: Space | str, seed: int | None = None, model: str = "gp", encoding: str | None = None,
+                 acq: str = "logei", init: int = 10, beta: float = 2.0, pool_size: int = 2000, top_k: int = 10,
+                 mutants: int = 50, model_params: dict | None = None):
+        super().__init__(space, seed)
+        if acq not in ACQUISITIONS:
+            raise UsageError(f"unknown acquisition {acq!r} (known: {', '.join(ACQUISITIONS)})")
+        if encoding is None:
+            encoding = "path" if hasattr(self.space, "dag") else "onehot"
+        self.encoding = get_encoding(encoding, self.space)
+        params = {"random_state": seed, **({"warm_start": True} if model == "gp" else {}), **(model_params or {})}
+        self.predictor = get_model(model, **params)
+        self.acq, self.init, self.beta = acq, init, beta
+        self.pool_size, self.top_k, self.mutants = pool_size, top_k, mutants
+        self._encoded: np.ndarray | None = None  # encodings of the candidate domain, computed once
+
+    # --- candidates -----------------------------------------------------------------------------
+    def candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(archs, encodings) of new candidates: every unseen class, or a BANANAS pool."""
+        if self._domain is not None or self.space.size <= ENUMERATE_CANDIDATES:
+            open_ = self.unseen_mask()
+            if self._encoded is None or len(self._encoded) != len(self._domain):
+                self._encoded = self.encoding(self._domain)
+            return self._domain[open_], self._encoded[open_]
+        pool = [self.space.sample(self.pool_size, self.rng)]
+        values = np.array(self.values)
+        order = np.argsort(-np.nan_to_num(values, nan=-np.inf))[: self.top_k]
+        for i in order:
+            parents = np.repeat(self.archs[i][None], self.mutants, axis=0)
+            pool.append(self.space.mutate(parents, self.rng))
+            pool.append(self.space.mutate(pool[-1], self.rng))  # two-step mutants too
+        pool = np.concatenate(pool)
+        pool = pool[self.is_new(pool)]
+        _, first = np.unique(self.space.canonical_ids(pool), return_index=True)
+        pool = pool[np.sort(first)]
+        if len(pool) == 0:
+            pool = self.random_unseen(1)
+        return pool, self.encoding(pool)
+
+    # --- the model ------------------------------------------------------------------------------
+    def _fit(self) -> bool:
+        values = np.array(self.values, dtype=np.float64)
+        ok = np.isfinite(values)
+        if ok.sum() < max(self.init, 2) or np.ptp(values[ok]) == 0:
+            return False
+        self.predictor.fit(self.encoding(np.stack(self.archs)[ok]), values[ok])
+        self.best_value_ = float(values[ok].max())
+        return True
+
+    def _scores(self, x: np.ndarray) -> np.ndarray:
+        model = PredictorModel(self.predictor)
+        if self.acq == "ts":
+            mean, std = self.predictor.predict(x)
+            return mean + std * self.rng.standard_normal(len(mean))
+        acq = (LogExpectedImprovement(model, best_f=self.best_value_) if self.acq == "logei"
+               else UpperConfidenceBound(model, beta=self.beta))
+        xt = torch.as_tensor(x, dtype=torch.float64).unsqueeze(1)
+        with torch.no_grad(), torch_threads(self.n_observed):
+            return torch.cat([acq(chunk) for chunk in xt.split(4096)]).numpy()
+
+    def propose(self) -> np.ndarray:
+        if self.n_observed < self.init or not self._fit():
+            return self.random_unseen(1)[0]
+        archs, x = self.candidates()
+        scores = self._scores(x)
+        best = np.flatnonzero(scores == scores.max())
+        return archs[best[self.rng.integers(len(best))]]
+
+    def ask_batch(self, q: int) -> np.ndarray:
+        if q == 1 or self.n_observed < self.init or self.acq != "logei" or not self._fit():
+            return super().ask_batch(q)
+        archs, x = self.candidates()
+        acq = qLogExpectedImprovement(PredictorModel(self.predictor), best_f=self.best_value_)
+        chosen, _ = optimize_acqf_discrete(acq, q=min(q, len(x)), choices=torch.as_tensor(x, dtype=torch.float64),
+                                           unique=True)
+        picked = []
+        for row in chosen.numpy():
+            i = int(np.flatnonzero((x == row).all(axis=1))[0])
+            arch = archs[i]
+            self._pending[self._key(arch)] = arch
+            picked.append(arch)
+        while len(picked) < q:  # fewer distinct candidates than q
+            picked.append(self.ask())
+        return np.stack(picked)

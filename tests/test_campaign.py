@@ -1,0 +1,146 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from surrogate.campaign import JSON_FIELDS, TRAJECTORY_COLUMNS, Campaign, TabularOracle, detect_time_column
+from surrogate.cli import main
+from surrogate.errors import UsageError
+from surrogate.spaces import get_space
+from surrogate.tabular import Table
+
+
+def chain_table(tmp_path, spec="categorical:4x3", keep=None):
+    """Every architecture of a small chain space with a smooth accuracy, a 'long training' column
+    and a per-epoch time column (2 epochs)."""
+    space = get_space(spec)
+    archs = space.enumerate()
+    if keep is not None:
+        archs = archs[np.random.default_rng(1).permutation(len(archs))[:keep]]
+    weights = np.array([[0.0, 2.0, 1.0], [1.0, 0.0, 3.0], [0.5, 2.5, 0.0], [2.0, 1.0, 0.0]])
+    acc = 60 + weights[np.arange(4), archs].sum(1)
+    seconds = np.stack([10 + archs.sum(1), 10 + archs.sum(1)], axis=1)[:, None, :].astype(float)
+    table = Table(spec, archs, space.format_many(archs),
+                  {"valid_acc": acc, "test_acc": acc + 1, "epoch_seconds": seconds})
+    path = tmp_path / "chain.h5"
+    table.write(path)
+    return table, path
+
+
+def test_cli_writes_four_files_and_json_contract(tmp_path, capsys):
+    _, path = chain_table(tmp_path)
+    out = tmp_path / "search"
+    code = main(["search", str(path), "--metric", "valid_acc", "--strategies", "rs,bo", "--budget", "30",
+                 "--seeds", "2", "--init", "5", "--report", "test_acc", "--validate-top", "3", "--out", str(out),
+                 "--json", "--no-progress"])
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["metric"] == "valid_acc" and doc["optimum"] == pytest.approx(60 + 2 + 3 + 2.5 + 2)
+    assert [r["strategy"] for r in doc["results"]] == ["rs", "bo"]
+    for row in doc["results"]:
+        assert set(row) == set(JSON_FIELDS)
+        assert set(row["regret_at"]) == {"50", "100", "150"} and row["regret_at"]["50"] is None
+        assert row["seeds"] == 2 and row["budget"] == 30 and 0 <= row["found_optimum"] <= 2
+        assert row["report_mean"] is not None and row["seconds_per_query"] >= 0
+    for name in ("trajectories.csv", "summary.md", "regret.png", "run.json"):
+        assert (out / name).is_file()
+    traj = pd.read_csv(out / "trajectories.csv")
+    assert tuple(traj.columns) == TRAJECTORY_COLUMNS and len(traj) == 2 * 2 * 30
+    run = json.loads((out / "run.json").read_text())
+    assert run["input_checksum"].startswith("sha256:") and run["seeds"] == [0, 1] and "surrogate search" in run["command"]
+
+
+def test_trajectory_invariants(tmp_path):
+    table, _ = chain_table(tmp_path)
+    campaign = Campaign(metric="valid_acc", strategies=["rs", "bo"], budget=40, seeds=2, init=5,
+                        time_column=detect_time_column(table))
+    assert campaign.time_column == "epoch_seconds"
+    traj = campaign.run(table, progress=False)
+    space = get_space(table.space)
+    optimum = table.metric("valid_acc").max()
+    for _, run in traj.groupby(["strategy", "seed"]):
+        best = run.best_so_far.to_numpy()
+        assert (np.diff(best) >= 0).all()
+        np.testing.assert_allclose(run.regret, optimum - best)
+        np.testing.assert_allclose(best, np.maximum.accumulate(run.value))
+        archs = space.parse_many(run.arch)
+        assert len(np.unique(space.canonical_ids(archs))) == len(archs)  # never the same class twice
+        per_query = 2 * (10 + archs.sum(1))  # two epochs of (10 + sum) seconds
+        np.testing.assert_allclose(run.simulated_seconds, np.cumsum(per_query))
+    bo = traj[traj.strategy == "bo"].groupby("seed").best_so_far.last()
+    assert (bo == optimum).all()  # 81 archs, an additive objective, 40 queries: BO must find it
+
+
+def test_same_seed_same_trajectory(tmp_path):
+    table, _ = chain_table(tmp_path)
+    campaign = Campaign(metric="valid_acc", strategies=["bo", "rs"], budget=15, seeds=1, init=4)
+    a, b = campaign.run(table, progress=False), campaign.run(table, progress=False)
+    pd.testing.assert_frame_equal(a.drop(columns="seconds_per_query"), b.drop(columns="seconds_per_query"))
+
+
+def test_resume_from_checkpoints(tmp_path, monkeypatch):
+    table, _ = chain_table(tmp_path)
+    campaign = Campaign(metric="valid_acc", strategies=["rs"], budget=10, seeds=2)
+    first = campaign.run(table, checkpoints=tmp_path / "ck", progress=False)
+    assert len(list((tmp_path / "ck").glob("*.csv"))) == 2
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished run was recomputed")
+
+    monkeypatch.setattr(Campaign, "run_one", fail)
+    again = campaign.run(table, checkpoints=tmp_path / "ck", progress=False)
+    pd.testing.assert_frame_equal(first, again, check_dtype=False)
+
+
+def test_table_not_covering_the_space_restricts_the_search(tmp_path):
+    table, _ = chain_table(tmp_path, keep=40)
+    traj = Campaign(metric="valid_acc", strategies=["rs", "bo"], budget=40, seeds=1, init=5).run(table, progress=False)
+    assert set(traj.arch) <= set(table.arch_strings)
+    for _, run in traj.groupby("strategy"):
+        assert run.best_so_far.iloc[-1] == table.metric("valid_acc").max()  # all 40 seen
+
+
+def test_oracle_falls_back_to_the_isomorphism_class(tmp_path):
+    space = get_space("nb201")
+    a = space.parse("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+    b = space.parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")  # node 2 is dead
+    assert space.canonical_ids(a)[0] == space.canonical_ids(b)[0]
+    table = Table("nb201", a[None], space.format_many(a[None]), {"acc": np.array([70.0])})
+    oracle = TabularOracle(table, "acc")
+    assert oracle(np.stack([a, b])).tolist() == [70.0, 70.0]
+    other = space.parse("|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+    with pytest.raises(UsageError, match="not in the table"):
+        oracle(other[None])
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--strategies", "bo,sgd"], "unknown strategy"),
+    (["--metric", "nope"], "unknown metric"),
+    (["--budget", "500"], "exceeds"),
+    (["--validate-top", "3"], "needs --report"),
+    (["--acq", "pi"], "unknown acquisition"),
+    (["--model", "xgb"], "unknown model"),
+    (["--report", "nope"], "unknown metric"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, args, needle):
+    _, path = chain_table(tmp_path)
+    argv = ["search", str(path), "--metric", "valid_acc", "--budget", "10", "--seeds", "1", "--out",
+            str(tmp_path / "o"), "--no-progress"]
+    for flag, value in zip(args[::2], args[1::2]):  # later flags win in argparse
+        argv += [flag, value]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+    assert not (tmp_path / "o" / "summary.md").exists()
+
+
+def test_nb201_lookups_are_the_table_records(nb201_csv):
+    from surrogate.importer import read_csv_table
+
+    table = read_csv_table(nb201_csv, "nb201")
+    traj = Campaign(metric="cifar10_valid_acc", strategies=["bo"], budget=25, seeds=1, init=10,
+                    report="cifar10_test_acc").run(table, progress=False)
+    records = dict(zip(table.arch_strings, table.metric("cifar10_valid_acc")))
+    assert traj.value.tolist() == [records[a] for a in traj.arch]  # NB201 lists every cell: exact lookups
+    assert (traj.regret >= 0).all() and (84.892 - traj.best_so_far == traj.regret).all()
