@@ -8,7 +8,6 @@ Each finished (strategy, seed) run is checkpointed, so a killed campaign resumes
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import math
 import re
@@ -120,10 +119,13 @@ class Campaign:
     time_column: str | None = None
 
     def params_for(self, name: str) -> dict:
-        """Keyword hyperparameters of strategy `name`: `init` wherever it is accepted, BO's model."""
-        accepted = inspect.signature(strategy_class(name).__init__).parameters
-        params = {"init": self.init, "model": self.model, "encoding": self.encoding, "acq": self.acq}
-        return {k: v for k, v in params.items() if k in accepted and (v is not None or k != "encoding")}
+        """Keyword hyperparameters of strategy `name`. `init` is the random initial design of the
+        model-based strategies (bo; tpe's `n_startup_trials`) and the random starts of ls; re's
+        first population (30) and reinforce's controller are their own hyperparameters."""
+        if name == "bo":
+            return {"init": self.init, "model": self.model, "acq": self.acq,
+                    **({"encoding": self.encoding} if self.encoding else {})}
+        return {"tpe": {"n_startup_trials": self.init}, "ls": {"init": self.init}}.get(name, {})
 
     def validate(self, table: Table) -> TabularOracle:
         """Fail fast, before any work, on names or sizes that cannot run."""

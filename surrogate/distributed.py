@@ -1,0 +1,201 @@
+"""Many workers, one campaign: the worker loop behind `surrogate search ... --storage URL --study NAME`.
+
+Each worker process (on one or many machines) opens the same Optuna study in an RDB storage
+(PostgreSQL, MySQL, SQLite) and evaluates architectures until the study holds exactly `budget`
+COMPLETE trials. Three mechanisms keep the campaign exact:
+
+* **No duplicates**: each worker's `SurrogateSampler` treats other workers' running trials as
+  pending and claims its arch before using it (see `surrogate.optuna`).
+* **No lost trial**: workers record a heartbeat while a trial runs; a worker that dies mid-trial
+  stops beating, the next worker that looks (busy or idle) fails the stale trial and Optuna's
+  `RetryHeartbeatStaleTrialCallback` re-queues it as a WAITING trial with the same params, which
+  the next free worker runs.
+* **Exact budget**: a worker starts a trial only while COMPLETE + RUNNING + WAITING < budget
+  (otherwise it waits, watching for stale trials, until the campaign ends). Two workers may still
+  start at once; trial numbers are assigned under a lock, so the one whose trial has `budget` or more
+  live trials before it ends it at once as PRUNED (user attr `surplus`, no params, nothing sampled).
+  The retry of a trial that went stale in the instant between such checks can be pruned this way:
+  the budget stays exact and the lost class is simply not evaluated.
+
+Seeds: every worker may get the same `seed`; the sampler reseeds its strategy from (seed, trial
+number), so draws differ between trials and a single worker is reproducible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import socket
+import sys
+import time
+import warnings
+
+import numpy as np
+import optuna
+import sqlalchemy.exc
+from optuna.trial import FrozenTrial, TrialState
+
+from surrogate.errors import UsageError
+from surrogate.optuna import SurrogateSampler, suggest_arch
+from surrogate.spaces import Space, get_space
+from surrogate.tabular import Table
+
+#: seconds an idle worker waits between looks at the study.
+POLL_SECONDS = 0.25
+_LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+
+
+def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | None = None,
+                 max_retry: int = 3) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats and retry of stale trials (UsageError when unreachable)."""
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (optuna.exceptions.ExperimentalWarning, FutureWarning))
+        if retry is not None:  # optuna >= 4.9
+            callback = {"heartbeat_stale_trial_callback": retry(max_retry=max_retry)}
+        else:
+            callback = {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=max_retry)}
+        for _ in range(5):
+            try:
+                return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_interval,
+                                                  grace_period=grace_period, **callback)
+            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as err:
+                # workers racing to create the schema of a fresh database: one wins, the rest retry
+                failure = err
+                time.sleep(0.2 + random.random())
+            except Exception as err:  # sqlalchemy raises many kinds: bad URL, no driver, no server
+                failure = err
+                break
+    reason = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
+    raise UsageError(f"cannot open storage {url!r}: {reason}")
+
+
+def run_worker(table_path: str, metric: str, strategy: str, storage: str, study_name: str, budget: int,
+               seed: int | None = None, strategy_params: dict | None = None, simulate_seconds: float = 0.0,
+               heartbeat_interval: int = 10, grace_period: int | None = None) -> int:
+    """Evaluate archs of the tabular benchmark at `table_path` (value: `metric`, maximised) in the
+    shared study until it holds `budget` COMPLETE trials; return how many this worker completed.
+
+    `simulate_seconds` sleeps in each trial, standing in for training. Archs absent from the table
+    (or NaN there) end as FAIL trials, which do not count towards the budget.
+    """
+    if budget < 1:
+        raise UsageError(f"budget must be at least 1, got {budget}")
+    table = Table.read(table_path)
+    space = get_space(table.space)
+    values = table.metric(metric)
+    lookup = _Lookup(table, values, space)
+    if budget > len(lookup.classes):
+        raise UsageError(f"budget {budget} exceeds the {len(lookup.classes)} architecture classes "
+                         f"with a {metric!r} value")
+    sampler = SurrogateSampler(strategy, space=space, seed=seed, **(strategy_params or {}))
+    rdb = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    study = optuna.create_study(storage=rdb, study_name=study_name, direction="maximize", sampler=sampler,
+                                load_if_exists=True)
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise UsageError(f"study {study_name!r} exists and minimises; campaigns maximise")
+
+    def objective(trial: optuna.Trial) -> float:
+        if _surplus(study, trial.number, budget):
+            trial.set_user_attr("surplus", True)
+            raise optuna.TrialPruned("budget already taken by other workers")
+        arch = suggest_arch(trial, space)
+        trial.set_user_attr("arch", space.format(arch))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it
+        if simulate_seconds > 0:
+            time.sleep(simulate_seconds)
+        return lookup(arch)
+
+    completed = 0
+
+    def count(_: optuna.Study, trial: FrozenTrial) -> None:
+        nonlocal completed
+        completed += trial.state == TrialState.COMPLETE
+
+    quiet = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        while True:
+            _fail_stale(study)
+            states = [t.state for t in study.get_trials(deepcopy=False, states=_LIVE)]
+            if states.count(TrialState.COMPLETE) >= budget:
+                return completed
+            if TrialState.WAITING not in states and len(states) >= budget:
+                time.sleep(POLL_SECONDS)  # the rest of the budget is running elsewhere
+                continue
+            study.optimize(objective, n_trials=1, callbacks=[count])
+    finally:
+        optuna.logging.set_verbosity(quiet)
+
+
+class _Lookup:
+    """The tabular objective: an arch's own row when the table has a finite value for it, else the
+    first finite row of its isomorphism class (tables may hold one representative per class)."""
+
+    def __init__(self, table: Table, values: np.ndarray, space: Space):
+        self.space = space
+        ok = np.isfinite(values)
+        self.rows = {a.tobytes(): float(v) for a, v in zip(table.archs[ok], values[ok])}
+        self.classes: dict[int, float] = {}
+        for key, value in zip(space.canonical_ids(table.archs[ok]).tolist(), values[ok].tolist()):
+            self.classes.setdefault(int(key), float(value))
+
+    def __call__(self, arch: np.ndarray) -> float:
+        arch = np.ascontiguousarray(arch, dtype=np.int64)
+        if arch.tobytes() in self.rows:
+            return self.rows[arch.tobytes()]
+        return self.classes.get(int(self.space.canonical_ids(arch)[0]), math.nan)
+
+
+def _surplus(study: optuna.Study, number: int, budget: int) -> bool:
+    """Whether `budget` live trials were numbered before trial `number` (it lost a start race)."""
+    earlier = study.get_trials(deepcopy=False, states=_LIVE)
+    return sum(t.number < number for t in earlier) >= budget
+
+
+def _fail_stale(study: optuna.Study) -> None:
+    """Fail trials whose worker stopped beating (runs the retry callback); Optuna only does this
+    when a worker starts a trial, and idle workers must notice too."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+# --- `python -m surrogate.distributed` ------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m surrogate.distributed",
+                                     description="One worker of a campaign shared through an Optuna RDB storage.")
+    parser.add_argument("table", help="tabular benchmark (HDF5)")
+    parser.add_argument("--metric", required=True)
+    parser.add_argument("--strategy", default="bo")
+    parser.add_argument("--storage", required=True, help="SQLAlchemy URL, e.g. postgresql+psycopg2://user@host/db")
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--budget", type=int, required=True, help="COMPLETE trials the study ends with")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--strategy-params", default="{}", help="JSON object of strategy hyperparameters")
+    parser.add_argument("--simulate-seconds", type=float, default=0.0)
+    parser.add_argument("--heartbeat-interval", type=int, default=10)
+    parser.add_argument("--grace-period", type=int, default=None)
+    args = parser.parse_args(argv)
+    try:
+        try:
+            params = json.loads(args.strategy_params)
+        except ValueError as err:
+            raise UsageError(f"--strategy-params is not JSON: {err}") from None
+        if not isinstance(params, dict):
+            raise UsageError("--strategy-params must be a JSON object")
+        done = run_worker(args.table, args.metric, args.strategy, args.storage, args.study, args.budget,
+                          seed=args.seed, strategy_params=params, simulate_seconds=args.simulate_seconds,
+                          heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(done)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
