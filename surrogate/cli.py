@@ -152,32 +152,73 @@ def _search_distributed(args: argparse.Namespace, campaign, table) -> int:
     return 0
 
 
+# --- generate ---------------------------------------------------------------------------------
+def _cmd_generate(args: argparse.Namespace) -> int:
+    import re
+    from pathlib import Path
+
+    from surrogate.generate import generate, journal_path, make_config
+
+    if bool(args.storage) != bool(args.study):
+        raise UsageError("--storage and --study go together")
+    out = Path(args.out or f"runs/generate/{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.space)}-{args.dataset}.h5")
+    config, data = make_config(args.space, args.dataset, archs=args.archs, unique=args.unique, epochs=args.epochs,
+                               seeds=args.seeds, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
+                               device=args.device, data_dir=args.data_dir)
+    table = generate(config, out, workers=args.workers, data_dir=args.data_dir, command=args.command_line,
+                     progress=not args.no_progress, data=data, storage=args.storage, study=args.study)
+    total = len(config.archs) * config.seeds
+    done = table.attrs["provenance"]["jobs_done"]
+    where = f"study {args.study}" if args.storage else f"journal {journal_path(out)}"
+    print(f"wrote {out}: {table.n} archs x {config.seeds} seed(s), {done}/{total} (arch, seed) records ({where})")
+    return 0
+
+
 # --- demo -------------------------------------------------------------------------------------
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the embedded default: the shipped NB201-on-digits dataset (trained by
+    `surrogate generate`), or, where the package runs without its repository, a small table it
+    trains itself. Then the predictor benchmark and a short search campaign on it."""
     import time
     from pathlib import Path
 
     from surrogate import demo
     from surrogate.benchmark import PredictorBenchmark, write_report
+    from surrogate.campaign import Campaign, write_report as write_search_report
     from surrogate.tabular import Table
 
     out = Path(args.out)
-    data = out / "digits_mlp.h5"
-    if data.is_file():  # built by an earlier run: reuse it
+    data = Path(args.data) if args.data else demo.EMBEDDED_DATASET
+    if data.is_file():
         table = Table.read(data)
-        print(f"reusing {data}", file=sys.stderr)
-    else:
-        table = demo.build_table(progress=not args.no_progress)
-        table.attrs["provenance"]["command"] = args.command_line
-        out.mkdir(parents=True, exist_ok=True)
-        table.write(data)
-    bench = PredictorBenchmark(metric="valid_acc", encodings=["onehot"], train_sizes=[10, 25, 50, 100],
-                               test_size=100, seeds=3)
+        bench = PredictorBenchmark(metric="valid_acc", models=["gp", "rf", "mlp"], encodings=["onehot", "path"],
+                                   train_sizes=[20, 50, 100, 200], test_size=300, seeds=3)
+    else:  # no shipped dataset (a plain `pip install .`): train the small built-in one
+        data = out / "digits_mlp.h5"
+        if data.is_file():
+            table = Table.read(data)
+        else:
+            table = demo.build_table(progress=not args.no_progress)
+            table.attrs["provenance"]["command"] = args.command_line
+            out.mkdir(parents=True, exist_ok=True)
+            table.write(data)
+        bench = PredictorBenchmark(metric="valid_acc", encodings=["onehot"], train_sizes=[10, 25, 50, 100],
+                                   test_size=100, seeds=3)
+    print(f"data: {data} ({table.n} trained architectures of {table.space} on {table.attrs.get('dataset')})",
+          file=sys.stderr)
     start = time.perf_counter()
     results = bench.run(table, progress=not args.no_progress)
-    write_report(bench, table, results, out, str(data), args.command_line, time.perf_counter() - start)
-    print((out / "summary.md").read_text())
-    print(f"wrote {data} ({table.n} trained architectures) and {out}/results.csv, summary.md, kendall_tau.png, run.json")
+    write_report(bench, table, results, out / "predictors", str(data), args.command_line, time.perf_counter() - start)
+    campaign = Campaign(metric="valid_acc", strategies=["bo", "re", "rs"], budget=min(60, table.n // 2), seeds=3,
+                        report="test_acc" if "test_acc" in table.metrics else None)
+    start = time.perf_counter()
+    trajectories = campaign.run(table, checkpoints=out / "search" / ".checkpoints", progress=not args.no_progress)
+    write_search_report(campaign, table, trajectories, out / "search", str(data), args.command_line,
+                        time.perf_counter() - start)
+    print((out / "predictors" / "summary.md").read_text())
+    print((out / "search" / "summary.md").read_text())
+    print(f"wrote {out}/predictors/ (results.csv, summary.md, kendall_tau.png, run.json) and "
+          f"{out}/search/ (trajectories.csv, summary.md, regret.png, run.json)")
     return 0
 
 
@@ -200,8 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(run=_cmd_info)
 
-    p = sub.add_parser("demo", help="the embedded default: build a small real dataset, benchmark predictors on it")
+    p = sub.add_parser("demo", help="the main job on the embedded dataset: predictor benchmark and a search campaign")
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    p.add_argument("--data", help="a tabular .h5 with valid_acc (default: the shipped datasets/nb201_digits.h5)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_demo)
 
@@ -226,6 +268,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document to stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_search)
+
+    p = sub.add_parser("generate", help="train architectures of a space on a dataset into a tabular file (resumable)")
+    p.add_argument("--space", required=True, help="space spec: nb201, or categorical:... for a chain of blocks")
+    p.add_argument("--dataset", required=True, help="digits (built in), fashion-mnist or cifar10")
+    p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
+    p.add_argument("--epochs", type=int, default=12, help="training epochs (default: 12, NB201's short schedule)")
+    p.add_argument("--seeds", type=int, default=1, help="training seeds 0..N-1 per architecture (default: 1)")
+    p.add_argument("--archs", default="all", help="all, a number N (N distinct ones, fixed seed), or a file of arch strings")
+    p.add_argument("--unique", action="store_true", help="one architecture per isomorphism class")
+    p.add_argument("--channels", type=int, default=16, help="network width C (default: 16, NB201's)")
+    p.add_argument("--cells", type=int, default=5, help="cells per stage N for nb201 (default: 5, NB201's)")
+    p.add_argument("--batch-size", type=int, default=256, help="training batch size (default: 256)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the job (default: 1)")
+    p.add_argument("--out", help="output .h5 (default: runs/generate/SPACE-DATASET.h5); its journal is OUT.parts/")
+    p.add_argument("--storage", help="Optuna RDB storage URL shared by workers on many machines")
+    p.add_argument("--study", help="study name of the shared job (with --storage)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=_cmd_generate)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
     p = bench.add_parser("predictors", help="rank correlation of predictors x encodings x training-set sizes")

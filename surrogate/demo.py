@@ -1,5 +1,8 @@
-"""The embedded default of `surrogate demo`: a small tabular dataset the package builds itself by
-really training networks, then the predictor benchmark on it.
+"""The embedded default of `surrogate demo`.
+
+`EMBEDDED_DATASET` is the dataset this repository ships (NB201 cells trained on digits by
+`surrogate generate`, see datasets/README.md). Where the package runs without its repository
+(a plain `pip install .`), the demo falls back to a small table it trains itself, below.
 
 The space is a chain of 3 dense layers, each one of {32, 64 units} x {ReLU, tanh}, plus a
 learning rate in {1e-3, 3e-3, 1e-2, 3e-2} (`categorical:4x4`, 256 architectures; no identity
@@ -10,6 +13,8 @@ recorded; that takes about half a minute on 2 cores.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
@@ -17,6 +22,8 @@ from tqdm.auto import tqdm
 
 from surrogate.spaces import CategoricalSpace
 from surrogate.tabular import Table
+
+EMBEDDED_DATASET = Path(__file__).resolve().parents[1] / "datasets" / "nb201_digits.h5"
 
 LAYERS = ("dense32_relu", "dense64_relu", "dense32_tanh", "dense64_tanh")
 LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -13,20 +12,7 @@ from botorch.models.transforms import Standardize
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from surrogate.models.base import Predictor
-
-
-@contextmanager
-def torch_threads(n_points: int):
-    """One torch thread for small GPs: their matrices are too small to gain from more, and on a
-    busy machine thread hand-offs made a 150-point fit 10x slower (measured on 2 cores)."""
-    before = torch.get_num_threads()
-    if n_points <= 2000 and before > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from surrogate.models.base import Predictor, torch_threads
 
 
 class GaussianProcess(Predictor):

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from surrogate.models.base import Predictor
+from surrogate.models.base import Predictor, torch_threads
 
 
 class MLPEnsemble(Predictor):
@@ -53,12 +53,13 @@ class MLPEnsemble(Predictor):
         t = torch.tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         opt = torch.optim.Adam(self.params_, lr=self.lr, weight_decay=self.weight_decay)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.epochs)
-        for _ in range(self.epochs):
-            opt.zero_grad()
-            loss = ((self._forward(x) - t) ** 2).mean()
-            loss.backward()
-            opt.step()
-            schedule.step()
+        with torch_threads(len(X)):
+            for _ in range(self.epochs):
+                opt.zero_grad()
+                loss = ((self._forward(x) - t) ** 2).mean()
+                loss.backward()
+                opt.step()
+                schedule.step()
         return self
 
     def members(self, X: np.ndarray) -> np.ndarray:

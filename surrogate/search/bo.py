@@ -12,7 +12,7 @@ from surrogate.encodings import get_encoding
 from surrogate.errors import UsageError
 from surrogate.models import get as get_model
 from surrogate.models.botorch_adapter import PredictorModel
-from surrogate.models.gp import torch_threads
+from surrogate.models.base import torch_threads
 from surrogate.search.base import Strategy
 from surrogate.spaces import Space
 
@@ -61,7 +61,7 @@ class BayesianOptimization(Strategy):
     # --- candidates -----------------------------------------------------------------------------
     def candidates(self) -> tuple[np.ndarray, np.ndarray]:
         """(archs, encodings) of new candidates: every unseen class, or a BANANAS pool."""
-        if self._domain is not None or self.space.size <= ENUMERATE_CANDIDATES:
+        if (self._domain is not None and not self._domain_is_space) or self.space.size <= ENUMERATE_CANDIDATES:
             open_ = self.unseen_mask()
             if self._encoded is None or len(self._encoded) != len(self._domain):
                 self._encoded = self.encoding(self._domain)
