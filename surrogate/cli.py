@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from typing import Callable, Sequence
@@ -80,6 +81,20 @@ def _int_list(text: str) -> list[int]:
         raise UsageError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _default_encodings(space: str) -> list[str]:
+    """Every default encoding the space can have: a chain space has no DAG, so no adjacency/path."""
+    from surrogate.encodings import get_encoding
+
+    usable = []
+    for name in ("onehot", "adjacency", "path"):
+        try:
+            get_encoding(name, space)
+            usable.append(name)
+        except UsageError:
+            pass
+    return usable
+
+
 def _cmd_bench_predictors(args: argparse.Namespace) -> int:
     import json
     import time
@@ -89,7 +104,8 @@ def _cmd_bench_predictors(args: argparse.Namespace) -> int:
     from surrogate.tabular import Table
 
     table = Table.read(args.file)
-    bench = PredictorBenchmark(metric=args.metric, models=_csv_list(args.models), encodings=_csv_list(args.encodings),
+    bench = PredictorBenchmark(metric=args.metric, models=_csv_list(args.models),
+                               encodings=_csv_list(args.encodings) if args.encodings else _default_encodings(table.space),
                                train_sizes=_int_list(args.train_sizes), test_size=args.test_size, seeds=args.seeds,
                                features=_csv_list(args.features) if args.features else [])
     start = time.perf_counter()
@@ -293,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="tabular .h5 file")
     p.add_argument("--metric", required=True, help="metric to predict, e.g. cifar10_valid_acc")
     p.add_argument("--models", default="gp,rf,svr,mlp")
-    p.add_argument("--encodings", default="onehot,adjacency,path")
+    p.add_argument("--encodings", help="default: onehot,adjacency,path where the space has them (cell spaces), else onehot")
     p.add_argument("--train-sizes", default="20,50,100,200,400")
     p.add_argument("--test-size", type=int, default=1000)
     p.add_argument("--seeds", type=int, default=5)
@@ -318,6 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("surrogate: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout piped into `head` and the like, which stopped reading: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 if __name__ == "__main__":

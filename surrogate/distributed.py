@@ -70,7 +70,15 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
                 failure = err
                 break
     reason = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
-    raise UsageError(f"cannot open storage {url!r}: {reason}")
+    raise UsageError(f"cannot open storage {_without_password(url)!r}: {reason.replace(url, _without_password(url))}")
+
+
+def _without_password(url: str) -> str:
+    """The URL as it may appear in an error message (no password)."""
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
 
 
 def run_worker(table_path: str, metric: str, strategy: str, storage: str, study_name: str, budget: int,

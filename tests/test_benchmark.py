@@ -71,3 +71,17 @@ def test_cli_bad_metric_is_one_line(tmp_path, capsys):
     code = main(["bench", "predictors", str(path), "--metric", "nope", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_default_encodings_are_those_the_space_has(tmp_path, capsys):
+    space = get_space("categorical:6x3")
+    archs = space.enumerate()
+    acc = 50 + (archs * np.arange(1, 7)).sum(1) + np.random.default_rng(0).normal(0, 1, len(archs))
+    path = tmp_path / "chain.h5"
+    Table(space.spec, archs, space.format_many(archs), {"acc": acc}).write(path)
+    code = main(["bench", "predictors", str(path), "--metric", "acc", "--models", "rf", "--train-sizes", "20",
+                 "--test-size", "50", "--seeds", "1", "--features", "params,flops", "--out", str(tmp_path / "b"),
+                 "--json", "--no-progress"])
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["encoding"] for r in doc["results"]] == ["onehot"]  # a chain has no DAG: no adjacency/path

@@ -38,6 +38,13 @@ def test_network_runs_and_zero_cell_is_constant_in_input():
     assert net(torch.randn(2, 1, 8, 8)).shape == (2, 7)
 
 
-def test_no_network_for_categorical_yet():
-    with pytest.raises(UsageError, match="no network"):
-        costs("categorical:3x3", np.zeros((1, 3), dtype=int))
+def test_chain_costs_are_exact_and_oversized_chains_are_refused():
+    space = get_space("categorical:6x4")
+    archs = space.sample(5, 0)
+    fast = costs(space, archs, channels=8, input_shape=(3, 16, 16))
+    build = network_builder(space, channels=8)
+    direct = np.array([count(build(a), (3, 16, 16)) for a in archs])
+    np.testing.assert_array_equal(fast["params"], direct[:, 0])
+    np.testing.assert_array_equal(fast["flops"], direct[:, 1])
+    with pytest.raises(UsageError, match="at most"):
+        costs("categorical:3x20", np.zeros((1, 3), dtype=int))
