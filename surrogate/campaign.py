@@ -13,6 +13,7 @@ import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,16 +50,13 @@ class TabularOracle:
         self._row = {arch.tobytes(): i for i, arch in enumerate(table.archs)}
         ids = self.space.canonical_ids(table.archs)
         self.class_ids, inverse = np.unique(ids, return_inverse=True)
-        self._class_of_row = inverse
         self._class_rows = pd.Series(np.arange(len(ids))).groupby(inverse).agg(list).tolist()
 
+    @cached_property
     def covers_space(self) -> bool:
         """Does the table hold every isomorphism class of its space (so strategies may roam freely)?"""
-        if not hasattr(self, "_covers"):
-            space = self.space
-            self._covers = space.size <= 5_000_000 and len(
-                np.unique(space.canonical_ids(space.enumerate()))) == len(self.class_ids)
-        return self._covers
+        space = self.space
+        return space.size <= 5_000_000 and len(np.unique(space.canonical_ids(space.enumerate()))) == len(self.class_ids)
 
     def rows(self, archs: np.ndarray) -> list[int | list[int]]:
         """Row of each arch, or the rows of its isomorphism class when the arch itself is absent."""
@@ -66,8 +64,9 @@ class TabularOracle:
         for arch in np.atleast_2d(archs):
             row = self._row.get(np.ascontiguousarray(arch, dtype=np.int64).tobytes())
             if row is None:
-                k = np.searchsorted(self.class_ids, self.space.canonical_ids(arch)[0])
-                if k >= len(self.class_ids) or self.class_ids[k] != self.space.canonical_ids(arch)[0]:
+                class_id = self.space.canonical_ids(arch)[0]
+                k = np.searchsorted(self.class_ids, class_id)
+                if k >= len(self.class_ids) or self.class_ids[k] != class_id:
                     raise UsageError(f"{self.space.format(arch)} is not in the table (nor any isomorph)")
                 row = self._class_rows[k]
             found.append(row)
@@ -156,7 +155,7 @@ class Campaign:
         """One strategy under one seed: `budget` queries, asked `batch` at a time."""
         table = oracle.table
         search = strategy_class(strategy)(table.space, seed=seed, **self.params_for(strategy))
-        if not oracle.covers_space():
+        if not oracle.covers_space:
             search.restrict(table.archs)
         rows, best, clock, spent = [], -math.inf, 0.0, 0.0
         while len(rows) < self.budget:
@@ -258,7 +257,7 @@ def json_document(metric: str, optimum: float, results: list[dict]) -> dict:
     return {"metric": metric, "optimum": optimum, "results": [{k: r[k] for k in JSON_FIELDS} for r in results]}
 
 
-def markdown_summary(results: list[dict], campaign: Campaign, optimum: float) -> str:
+def markdown_summary(results: list[dict], campaign: Campaign) -> str:
     header = ["strategy", "seeds", "found optimum", "median queries to optimum",
               *[f"regret@{s}" for s in REGRET_STEPS if s <= campaign.budget], "best (mean)", "s/query"]
     if campaign.report:
@@ -328,7 +327,7 @@ def write_report(campaign: Campaign, table: Table, trajectories: pd.DataFrame, o
     text = [f"# Search campaign: {title}", "",
             f"{campaign.seeds} seeds x {campaign.budget} queries, table optimum {oracle.optimum:g}. "
             "Regret = optimum - best found; mean over seeds.", f"Command: `{command}`", "",
-            markdown_summary(results, campaign, oracle.optimum), ""]
+            markdown_summary(results, campaign), ""]
     _write_atomic(out / "summary.md", "\n".join(text))
     plot_regret(trajectories, out / "regret.png", title, clock=oracle.seconds is not None)
     return json_document(campaign.metric, oracle.optimum, results)

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from surrogate.errors import UsageError
 from surrogate.spaces import Space, get_space
 
 

@@ -136,16 +136,16 @@ class Strategy:
         keys: set[int] = set()
         for _ in range(_MAX_DRAWS):
             draws = self.space.sample(max(4 * n, 16), self.rng)
-            for arch, ok in zip(draws, self.is_new(draws)):
-                key = self._key(arch)
-                if ok and key not in keys:
+            new = self.is_new(draws)
+            for arch, key in zip(draws[new], self.space.canonical_ids(draws[new]).tolist()):
+                if key not in keys:
                     keys.add(key)
                     found.append(arch)
                     if len(found) == n:
                         return np.stack(found)
         if self.space.size <= 5_000_000:  # small space: enumerate what is left
             rest = self.unseen_classes()
-            rest = rest[[self._key(a) not in keys for a in rest]]
+            rest = rest[~np.isin(self.space.canonical_ids(rest), np.fromiter(keys, dtype=np.int64))]
             if len(rest):
                 take = self.rng.choice(len(rest), size=min(n - len(found), len(rest)), replace=False)
                 found.extend(rest[take])
