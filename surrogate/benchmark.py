@@ -23,6 +23,8 @@ from surrogate.spaces import get_space
 from surrogate.splits import disjoint_splits
 from surrogate.tabular import Table
 
+#: model name of the weight-sharing estimate: it reads a column (`supernet_column`) and needs no training data.
+SUPERNET = "supernet"
 JSON_FIELDS = ("model", "encoding", "train_size", "kendall_tau", "kendall_tau_std", "spearman", "pearson",
                "precision_top1pct", "precision_top5pct", "rmse", "nll", "fit_seconds", "predict_seconds")
 
@@ -38,6 +40,7 @@ class PredictorBenchmark:
     test_size: int = 1000
     seeds: int = 5
     features: list[str] = field(default_factory=list)
+    supernet_column: str = "supernet_acc"
 
     def validate(self, table: Table) -> None:
         """Fail fast, before any work, on names or sizes that cannot run."""
@@ -45,7 +48,11 @@ class PredictorBenchmark:
         if np.isnan(y).all():
             raise UsageError(f"metric {self.metric!r} is NaN for every architecture")
         for name in self.models:
-            get_model(name)
+            if name != SUPERNET:
+                get_model(name)
+            elif self.supernet_column not in table.metrics:
+                raise UsageError(f"model {SUPERNET!r} reads column {self.supernet_column!r}, which the file lacks: "
+                                 "add it with `surrogate supernet estimate SUPERNET.pt --into FILE`")
         for name in self.encodings:
             get_encoding(name, table.space)
         if min(self.train_sizes) < 2 or self.test_size < 2 or self.seeds < 1:
@@ -60,26 +67,43 @@ class PredictorBenchmark:
         inputs = {e: np.hstack([get_encoding(e, space)(table.archs), extra]) for e in self.encodings}
         splits = [disjoint_splits(class_ids, self.train_sizes, self.test_size, seed, valid=~np.isnan(y))
                   for seed in range(self.seeds)]
-        total = self.seeds * len(self.encodings) * len(self.models) * len(self.train_sizes)
+        learned = [m for m in self.models if m != SUPERNET]
+        total = self.seeds * (len(self.encodings) * len(learned) + (SUPERNET in self.models)) * len(self.train_sizes)
         rows = []
         with tqdm(total=total, desc="bench predictors", unit="fit", disable=not progress, dynamic_ncols=True) as bar:
             for seed, (train_sets, test) in enumerate(splits):
-                for encoding, x in inputs.items():
-                    for model_name in self.models:
-                        for n in self.train_sizes:
-                            train = train_sets[n]
-                            model = get_model(model_name, random_state=seed)
-                            start = time.perf_counter()
-                            model.fit(x[train], y[train])
-                            fitted = time.perf_counter()
-                            mean, std = model.predict(x[test])
-                            predicted = time.perf_counter()
-                            rows.append({"model": model_name, "encoding": encoding, "features": ",".join(self.features),
-                                         "train_size": n, "seed": seed, **prediction_metrics(y[test], mean, std),
-                                         "fit_seconds": fitted - start, "predict_seconds": predicted - fitted})
-                            bar.set_postfix_str(f"{model_name}/{encoding}/n={n}", refresh=False)
-                            bar.update()
+                runs = [(m, e, x) for e, x in inputs.items() for m in learned]
+                if SUPERNET in self.models:  # the estimate itself: one "encoding", the column
+                    runs.append((SUPERNET, self.supernet_column, table.metric(self.supernet_column)[:, None]))
+                for model_name, encoding, x in runs:
+                    for n in self.train_sizes:
+                        train = train_sets[n]
+                        model = ColumnEstimate() if model_name == SUPERNET else get_model(model_name, random_state=seed)
+                        start = time.perf_counter()
+                        model.fit(x[train], y[train])
+                        fitted = time.perf_counter()
+                        mean, std = model.predict(x[test])
+                        predicted = time.perf_counter()
+                        rows.append({"model": model_name, "encoding": encoding, "features": ",".join(self.features),
+                                     "train_size": n, "seed": seed, **prediction_metrics(y[test], mean, std),
+                                     "fit_seconds": fitted - start, "predict_seconds": predicted - fitted})
+                        bar.set_postfix_str(f"{model_name}/{encoding}/n={n}", refresh=False)
+                        bar.update()
         return pd.DataFrame(rows)
+
+
+class ColumnEstimate:
+    """A zero-shot predictor: the input's single column is the prediction (a supernet estimate).
+    It ignores its training data, so its row is the same at every training size; it has no
+    uncertainty, so its NLL is NaN (its RMSE says how far the estimate's scale is from the target's)."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "ColumnEstimate":
+        return self
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        column = X[:, 0].astype(np.float64)
+        finite = column[np.isfinite(column)]
+        return np.nan_to_num(column, nan=finite.min() if len(finite) else 0.0), np.full(len(X), np.nan)
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:

@@ -107,7 +107,8 @@ def _cmd_bench_predictors(args: argparse.Namespace) -> int:
     bench = PredictorBenchmark(metric=args.metric, models=_csv_list(args.models),
                                encodings=_csv_list(args.encodings) if args.encodings else _default_encodings(table.space),
                                train_sizes=_int_list(args.train_sizes), test_size=args.test_size, seeds=args.seeds,
-                               features=_csv_list(args.features) if args.features else [])
+                               features=_csv_list(args.features) if args.features else [],
+                               supernet_column=args.supernet_column)
     start = time.perf_counter()
     results = bench.run(table, progress=not args.no_progress)
     summary = write_report(bench, table, results, Path(args.out), str(args.file), args.command_line,
@@ -127,26 +128,71 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from surrogate.campaign import Campaign, detect_time_column, write_report
+    from surrogate.supernet.search import WEIGHT_SHARING
     from surrogate.tabular import Table
 
     table = Table.read(args.file)
-    campaign = Campaign(metric=args.metric, strategies=_csv_list(args.strategies), budget=args.budget,
+    names = _csv_list(args.strategies)
+    shared = [n for n in names if n in WEIGHT_SHARING]
+    queried = [n for n in names if n not in WEIGHT_SHARING]
+    campaign = Campaign(metric=args.metric, strategies=queried, budget=args.budget,
                         seeds=args.seeds, init=args.init, batch=args.batch, model=args.model, encoding=args.encoding,
                         acq=args.acq, report=args.report, validate_top=args.validate_top,
                         time_column=args.time_column or detect_time_column(table))
     if args.storage or args.study:
+        if shared:
+            raise UsageError(f"{', '.join(shared)} train a supernet live and cannot run as --storage workers")
         return _search_distributed(args, campaign, table)
+    if not names:
+        raise UsageError("--strategies is empty")
     out = Path(args.out)
-    start = time.perf_counter()
-    trajectories = campaign.run(table, checkpoints=out / ".checkpoints", progress=not args.no_progress)
-    document = write_report(campaign, table, trajectories, out, str(args.file), args.command_line,
-                            time.perf_counter() - start)
+    document: dict = {}
+    if queried:
+        start = time.perf_counter()
+        trajectories = campaign.run(table, checkpoints=out / ".checkpoints", progress=not args.no_progress)
+        document = write_report(campaign, table, trajectories, out, str(args.file), args.command_line,
+                                time.perf_counter() - start)
+    if shared:
+        summary, optimum = _search_weight_sharing(args, table, shared)
+        document = {"metric": args.metric, "optimum": optimum, "results": [], **document, "weight_sharing": summary}
     if args.json:
         print(json.dumps(document))
-    else:
+        return 0
+    if queried:
         print((out / "summary.md").read_text())
         print(f"wrote {out}/trajectories.csv, summary.md, regret.png, run.json")
+    if shared:
+        print((out / "weight_sharing.md").read_text())
+        print(f"wrote {out}/weight_sharing.csv, weight_sharing.md, weight_sharing.json")
     return 0
+
+
+def _search_weight_sharing(args: argparse.Namespace, table, names: list[str]) -> tuple[list[dict], float]:
+    """ENAS/DARTS runs: a supernet trained live per run; the derived architectures judged on the table.
+    Returns the per-strategy summary and the table's optimum."""
+    from pathlib import Path
+
+    import torch
+
+    from surrogate.campaign import TabularOracle
+    from surrogate.generate import default_threads
+    from surrogate.supernet import search
+    from surrogate.train.trainer import resolve_device
+
+    resolve_device(args.device)
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
+    oracle = TabularOracle(table, args.metric, args.report)  # bad metric/report names fail before training
+    config = search.supernet_config(table, args.dataset, args.ws_epochs, args.channels, args.cells, args.batch_size,
+                                    args.device, seed=0)
+    params = {"darts": {"beta": args.darts_beta}} if "darts" in names else {}
+    torch.set_num_threads(default_threads(1))
+    out = Path(args.out)
+    runs = search.run_campaign(names, table, args.metric, args.seeds, config, params, args.report, out / ".checkpoints",
+                               data_dir=args.data_dir, progress=not args.no_progress)
+    summary = search.write_report(runs, out, config, params, args.metric, oracle.optimum, args.command_line, table,
+                                  str(args.file))
+    return summary, oracle.optimum
 
 
 def _search_distributed(args: argparse.Namespace, campaign, table) -> int:
@@ -187,6 +233,74 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     done = table.attrs["provenance"]["jobs_done"]
     where = f"study {args.study}" if args.storage else f"journal {journal_path(out)}"
     print(f"wrote {out}: {table.n} archs x {config.seeds} seed(s), {done}/{total} (arch, seed) records ({where})")
+    return 0
+
+
+# --- supernet ---------------------------------------------------------------------------------
+def _cmd_supernet_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from surrogate.generate import default_threads
+    from surrogate.supernet.spos import SupernetConfig, train_supernet
+    from surrogate.train.data import load
+    from surrogate.train.trainer import resolve_device
+
+    config = SupernetConfig(space=args.space, dataset=args.dataset, epochs=args.epochs, channels=args.channels,
+                            cells=args.cells, batch_size=args.batch_size, lr=args.lr,
+                            paths_per_step=args.paths_per_step, seed=args.seed, device=args.device)
+    resolve_device(args.device)
+    data = load(args.dataset, args.data_dir)
+    torch.set_num_threads(default_threads(1))
+    document = train_supernet(config, data, args.out, command=args.command_line, progress=not args.no_progress)
+    print(f"wrote {args.out}: {config.space} supernet, {document['epochs_done']} epochs of SPOS on {config.dataset} "
+          f"(final train loss {document['train_loss'][-1]:.4f}, {document['seconds']:.1f} s of training)")
+    return 0
+
+
+def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
+    import torch
+    from scipy import stats
+
+    from surrogate.generate import default_threads
+    from surrogate.supernet.estimate import estimate, loss_column, write_estimates
+    from surrogate.supernet.spos import file_sha256, load_supernet
+    from surrogate.tabular import Table
+    from surrogate.train.data import load
+    from surrogate.train.trainer import resolve_device
+
+    net, document = load_supernet(args.supernet)
+    config = document["config"]
+    table = Table.read(args.into)
+    if table.space != config["space"]:
+        raise UsageError(f"{args.into} holds space {table.space}, the supernet is of {config['space']}")
+    if table.n == 0:
+        raise UsageError(f"{args.into} holds no architectures")
+    data = load(config["dataset"], args.data_dir)
+    if data.checksum != document["dataset_checksum"]:
+        raise UsageError(f"dataset {config['dataset']} here differs from the one the supernet was trained on "
+                         "(checksum mismatch)")
+    if table.attrs.get("dataset") not in (None, config["dataset"]):
+        print(f"surrogate: note: {args.into} records {table.attrs.get('dataset')}, the supernet was trained on "
+              f"{config['dataset']}", file=sys.stderr)
+    device = resolve_device(args.device)
+    torch.set_num_threads(default_threads(1))
+    estimates = estimate(net, table.archs, data, calib_batches=args.calib_batches, batch_size=config["batch_size"],
+                         seed=args.seed, device=device, progress=not args.no_progress)
+    provenance = {"method": document["method"], "training_config": config, "epochs_done": document["epochs_done"],
+                  "train_seconds": round(document["seconds"], 2), "dataset_checksum": document["dataset_checksum"],
+                  "checkpoint": str(args.supernet), "checkpoint_sha256": file_sha256(args.supernet),
+                  "calibration": {"batches": args.calib_batches, "batch_size": config["batch_size"], "seed": args.seed,
+                                  "split": "train"},
+                  "evaluated_on": "valid", "loss_column": loss_column(args.column),
+                  "package_version": document["package_version"], "command": args.command_line}
+    write_estimates(table, args.into, args.column, estimates, provenance)
+    line = f"wrote {args.column} and {loss_column(args.column)} for {table.n} archs into {args.into}"
+    reference = next((m for m in table.metrics if m.endswith("valid_acc") and m != args.column), None)
+    if reference:
+        y = table.metric(reference)
+        ok = np.isfinite(y) & np.isfinite(estimates["acc"])
+        line += f" (Kendall tau against {reference}: {stats.kendalltau(estimates['acc'][ok], y[ok]).statistic:.3f})"
+    print(line)
     return 0
 
 
@@ -266,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search campaigns on a tabular benchmark: BO against baselines")
     p.add_argument("file", help="tabular .h5 file")
     p.add_argument("--metric", required=True, help="metric to maximise, e.g. cifar10_valid_acc")
-    p.add_argument("--strategies", default="bo,re,ls,rs,reinforce,tpe")
+    p.add_argument("--strategies", default="bo,re,ls,rs,reinforce,tpe",
+                   help="bo, re, ls, rs, reinforce, tpe (query the table); enas, darts (weight sharing, trained live)")
     p.add_argument("--budget", type=int, default=150, help="queries per run (default: 150)")
     p.add_argument("--seeds", type=int, default=20, help="runs per strategy, seeds 0..N-1 (default: 20)")
     p.add_argument("--init", type=int, default=10, help="random queries before a model-based strategy starts")
@@ -280,6 +395,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/search", help="output folder (default: runs/search)")
     p.add_argument("--storage", help="Optuna RDB storage URL: this process becomes one worker of a shared campaign")
     p.add_argument("--study", help="study name of the shared campaign (with --storage)")
+    ws = p.add_argument_group("weight-sharing strategies (enas, darts: a supernet trained live per run)")
+    ws.add_argument("--dataset", help="dataset to train on (default: the table's, when it was generated here)")
+    ws.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
+    ws.add_argument("--ws-epochs", type=int, default=50, help="supernet training epochs per run (default: 50)")
+    ws.add_argument("--channels", type=int, help="network width C (default: the table's training config, else 16)")
+    ws.add_argument("--cells", type=int, help="cells per stage N (default: the table's training config, else 5)")
+    ws.add_argument("--batch-size", type=int, help="batch size (default: the table's training config, else 256)")
+    ws.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    ws.add_argument("--darts-beta", type=float, default=0.0,
+                    help="beta-DARTS regularisation weight against the collapse to skip connections (default: 0, plain DARTS)")
     p.add_argument("--worker-seed", type=int, default=None, help="seed of this worker (with --storage)")
     p.add_argument("--json", action="store_true", help="print one JSON document to stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -304,16 +429,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_generate)
 
+    supernet = sub.add_parser("supernet", help="weight-sharing supernets: train one (SPOS), estimate architectures with it")
+    supernet = supernet.add_subparsers(dest="supernet", required=True, parser_class=_Parser)
+    p = supernet.add_parser("train", help="train a supernet by single-path one-shot (resumable)")
+    p.add_argument("--space", required=True, help="space spec: nb201, or categorical:... for a chain of blocks")
+    p.add_argument("--dataset", required=True, help="digits (built in), fashion-mnist or cifar10")
+    p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
+    p.add_argument("--epochs", type=int, default=100, help="training epochs (default: 100)")
+    p.add_argument("--channels", type=int, default=16, help="network width C (default: 16, NB201's)")
+    p.add_argument("--cells", type=int, default=5, help="cells per stage N for nb201 (default: 5, NB201's)")
+    p.add_argument("--batch-size", type=int, default=256, help="batch size (default: 256)")
+    p.add_argument("--lr", type=float, default=0.05, help="peak learning rate, cosine to 0 (default: 0.05)")
+    p.add_argument("--paths-per-step", type=int, default=1, help="architectures trained on each batch (default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and of the path draws (default: 0)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--out", required=True, help="checkpoint file (rewritten after every epoch; rerun to resume)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=_cmd_supernet_train)
+
+    p = supernet.add_parser("estimate", help="write the supernet's estimate of every architecture of a tabular file into it")
+    p.add_argument("supernet", help="checkpoint from `surrogate supernet train`")
+    p.add_argument("--into", required=True, help="tabular .h5 file of the same space (rewritten atomically)")
+    p.add_argument("--column", default="supernet_acc", help="accuracy column to write (default: supernet_acc; "
+                   "the validation loss goes to the matching _loss column)")
+    p.add_argument("--calib-batches", type=int, default=4, help="training batches to recalibrate BatchNorm (default: 4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration batches (default: 0)")
+    p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=_cmd_supernet_estimate)
+
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
     p = bench.add_parser("predictors", help="rank correlation of predictors x encodings x training-set sizes")
     p.add_argument("file", help="tabular .h5 file")
     p.add_argument("--metric", required=True, help="metric to predict, e.g. cifar10_valid_acc")
-    p.add_argument("--models", default="gp,rf,svr,mlp")
+    p.add_argument("--models", default="gp,rf,svr,mlp",
+                   help="gp, rf, svr, mlp, and supernet (the --supernet-column estimate, zero-shot)")
     p.add_argument("--encodings", help="default: onehot,adjacency,path where the space has them (cell spaces), else onehot")
     p.add_argument("--train-sizes", default="20,50,100,200,400")
     p.add_argument("--test-size", type=int, default=1000)
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--features", help="extra input columns: metrics of the file, or computed params,flops")
+    p.add_argument("--features", help="extra input columns: metrics of the file (e.g. supernet_acc), or computed params,flops")
+    p.add_argument("--supernet-column", default="supernet_acc", help="column the supernet model reads (default: supernet_acc)")
     p.add_argument("--out", default="runs/bench-predictors", help="output folder (default: runs/bench-predictors)")
     p.add_argument("--json", action="store_true", help="print one JSON document to stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

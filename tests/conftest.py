@@ -17,3 +17,16 @@ def nb201_csv() -> Path:
     if not NB201_CSV.is_file():
         pytest.skip(f"shared NB201 data not found at {NB201_CSV}")
     return NB201_CSV
+
+
+@pytest.fixture
+def one_torch_thread(monkeypatch):
+    """One torch thread (and OMP_NUM_THREADS=1 for code that sizes its own pool): tiny networks gain
+    nothing from more, and on a busy machine idle-spinning threads slow them down tens of times."""
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -34,6 +34,18 @@ def default_downsample(length: int) -> tuple[int, ...]:
     return tuple(sorted({length // 3, (2 * length) // 3} - {0})) if length >= 3 else ()
 
 
+def chain_shapes(length: int, channels: int, downsample: Sequence[int] | None = None) -> list[tuple[int, int, int]]:
+    """(input width, output width, stride) of every position: each downsampling position halves
+    the resolution and doubles the width."""
+    down = set(default_downsample(length) if downsample is None else downsample)
+    shapes, width = [], channels
+    for i in range(length):
+        out = width * 2 if i in down else width
+        shapes.append((width, out, 2 if i in down else 1))
+        width = out
+    return shapes
+
+
 class InvertedResidual(nn.Module):
     """MobileNetV2's block (Sandler et al., 2018): expand, depthwise, project; residual when it fits."""
 
@@ -81,15 +93,11 @@ class ChainNetwork(nn.Module):
             raise UsageError(f"a chain of {len(blocks)} positions needs {len(blocks)} choices, got shape {arch.shape}")
         if ((arch < 0) | (arch >= np.array([len(b) for b in blocks]))).any():
             raise UsageError("choice index out of range for the chain's block lists")
-        down = set(default_downsample(len(arch)) if downsample is None else downsample)
-        width = channels
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
-        layers = []
-        for i, choice in enumerate(arch):
-            out = width * 2 if i in down else width
-            layers.append(make_block(blocks[i][int(choice)], width, out, 2 if i in down else 1))
-            width = out
-        self.chain = nn.Sequential(*layers)
+        shapes = chain_shapes(len(arch), channels, downsample)
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                                  nn.ReLU())
+        self.chain = nn.Sequential(*(make_block(blocks[i][int(c)], *shape) for i, (c, shape) in enumerate(zip(arch, shapes))))
+        width = shapes[-1][1] if shapes else channels
         self.head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,8 @@ channels joined by residual reduction blocks, global pooling and a linear head."
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -63,10 +65,13 @@ class ResidualReduction(nn.Module):
         return self.shortcut(x) + self.conv_b(self.conv_a(x))
 
 
-class NB201Network(nn.Module):
-    """The benchmark's macro skeleton; C=16, N=5 is NAS-Bench-201's own setting."""
+class NB201Skeleton(nn.Module):
+    """NB201's macro skeleton around a cell factory: stem, three stages of `cells` cells of width C,
+    2C, 4C joined by residual reductions, then BN-ReLU, global pooling and a linear head. The
+    stand-alone network and the weight-sharing supernet share it, so their parameter names match."""
 
-    def __init__(self, arch: np.ndarray, channels: int = 16, cells: int = 5, num_classes: int = 10, in_channels: int = 3):
+    def __init__(self, make_cell: Callable[[int], nn.Module], channels: int = 16, cells: int = 5,
+                 num_classes: int = 10, in_channels: int = 3):
         super().__init__()
         c = channels
         self.stem = nn.Sequential(nn.Conv2d(in_channels, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
@@ -75,10 +80,17 @@ class NB201Network(nn.Module):
             width = c * 2**stage
             if stage:
                 layers.append(ResidualReduction(width // 2, width))
-            layers.extend(Cell(arch, width) for _ in range(cells))
+            layers.extend(make_cell(width) for _ in range(cells))
         self.cells = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.BatchNorm2d(4 * c), nn.ReLU(inplace=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                                   nn.Linear(4 * c, num_classes))
+
+
+class NB201Network(NB201Skeleton):
+    """The benchmark's network for one cell; C=16, N=5 is NAS-Bench-201's own setting."""
+
+    def __init__(self, arch: np.ndarray, channels: int = 16, cells: int = 5, num_classes: int = 10, in_channels: int = 3):
+        super().__init__(lambda width: Cell(arch, width), channels, cells, num_classes, in_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.cells(self.stem(x)))
