@@ -263,7 +263,8 @@ def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
 
     from surrogate.generate import default_threads
     from surrogate.supernet.estimate import estimate, loss_column, write_estimates
-    from surrogate.supernet.spos import file_sha256, load_supernet
+    from surrogate.importer import file_sha256
+    from surrogate.supernet.spos import load_supernet
     from surrogate.tabular import Table
     from surrogate.train.data import load
     from surrogate.train.trainer import resolve_device
@@ -352,7 +353,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- parser -----------------------------------------------------------------------------------
+# --- parser helpers -------------------------------------------------------------------------------
+def _add_space_and_data(p: argparse.ArgumentParser) -> None:
+    """What is trained on what (`generate`, `supernet train`)."""
+    p.add_argument("--space", required=True, help="space spec: nb201, or categorical:... for a chain of blocks")
+    p.add_argument("--dataset", required=True, help="digits (built in), fashion-mnist or cifar10")
+    p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
+
+
+def _add_network_size(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--channels", type=int, default=16, help="network width C (default: 16, NB201's)")
+    p.add_argument("--cells", type=int, default=5, help="cells per stage N for nb201 (default: 5, NB201's)")
+
+
+# --- parser (commands) ---------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="surrogate", description="NAS surrogate benchmarks, search campaigns and tabular datasets.")
     parser.add_argument("--version", action="version", version=f"surrogate {__version__}")
@@ -411,15 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_search)
 
     p = sub.add_parser("generate", help="train architectures of a space on a dataset into a tabular file (resumable)")
-    p.add_argument("--space", required=True, help="space spec: nb201, or categorical:... for a chain of blocks")
-    p.add_argument("--dataset", required=True, help="digits (built in), fashion-mnist or cifar10")
-    p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
+    _add_space_and_data(p)
     p.add_argument("--epochs", type=int, default=12, help="training epochs (default: 12, NB201's short schedule)")
     p.add_argument("--seeds", type=int, default=1, help="training seeds 0..N-1 per architecture (default: 1)")
     p.add_argument("--archs", default="all", help="all, a number N (N distinct ones, fixed seed), or a file of arch strings")
     p.add_argument("--unique", action="store_true", help="one architecture per isomorphism class")
-    p.add_argument("--channels", type=int, default=16, help="network width C (default: 16, NB201's)")
-    p.add_argument("--cells", type=int, default=5, help="cells per stage N for nb201 (default: 5, NB201's)")
+    _add_network_size(p)
     p.add_argument("--batch-size", type=int, default=256, help="training batch size (default: 256)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the job (default: 1)")
@@ -432,12 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     supernet = sub.add_parser("supernet", help="weight-sharing supernets: train one (SPOS), estimate architectures with it")
     supernet = supernet.add_subparsers(dest="supernet", required=True, parser_class=_Parser)
     p = supernet.add_parser("train", help="train a supernet by single-path one-shot (resumable)")
-    p.add_argument("--space", required=True, help="space spec: nb201, or categorical:... for a chain of blocks")
-    p.add_argument("--dataset", required=True, help="digits (built in), fashion-mnist or cifar10")
-    p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
+    _add_space_and_data(p)
     p.add_argument("--epochs", type=int, default=100, help="training epochs (default: 100)")
-    p.add_argument("--channels", type=int, default=16, help="network width C (default: 16, NB201's)")
-    p.add_argument("--cells", type=int, default=5, help="cells per stage N for nb201 (default: 5, NB201's)")
+    _add_network_size(p)
     p.add_argument("--batch-size", type=int, default=256, help="batch size (default: 256)")
     p.add_argument("--lr", type=float, default=0.05, help="peak learning rate, cosine to 0 (default: 0.05)")
     p.add_argument("--paths-per-step", type=int, default=1, help="architectures trained on each batch (default: 1)")

@@ -14,7 +14,6 @@ resumes where it stopped when rerun with the same settings.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import tempfile
@@ -180,14 +179,6 @@ def load_supernet(path: str | Path) -> tuple[Supernet, dict]:
                          document["input_shape"][0])
     net.load_state_dict(document["state_dict"])
     return net.eval(), document
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
 
 
 # --- SPOS training ---------------------------------------------------------------------------------
