@@ -262,8 +262,8 @@ def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
     from scipy import stats
 
     from surrogate.generate import default_threads
-    from surrogate.supernet.estimate import estimate, loss_column, write_estimates
     from surrogate.importer import file_sha256
+    from surrogate.supernet.estimate import estimate, loss_column, write_estimates
     from surrogate.supernet.spos import load_supernet
     from surrogate.tabular import Table
     from surrogate.train.data import load

@@ -38,14 +38,14 @@ def darts_search(config: SupernetConfig, data: Data, arch_lr: float = 3e-4, arch
         net = config.build(data)
         alphas = [(1e-3 * torch.randn(int(k))).to(device).requires_grad_() for k in space.num_choices]
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    weights = SharedWeights(net, data, config.epochs, config.batch_size, config.lr, config.momentum,
+    trainer = SharedWeights(net, data, config.epochs, config.batch_size, config.lr, config.momentum,
                             config.weight_decay, device, generator)
     valid_batches = endless_batches(data, "valid", config.batch_size, generator, device)
     optimizer = torch.optim.Adam(alphas, lr=arch_lr, betas=(0.5, 0.999), weight_decay=arch_weight_decay)
     history: list[str] = []
     start = time.perf_counter()
     for epoch in tqdm(range(config.epochs), desc="darts", unit="epoch", disable=not progress, dynamic_ncols=True):
-        for x, y in weights.batches():
+        for x, y in trainer.batches():
             xv, yv = next(valid_batches)
             net.train()
             optimizer.zero_grad(set_to_none=True)
@@ -53,11 +53,11 @@ def darts_search(config: SupernetConfig, data: Data, arch_lr: float = 3e-4, arch
                 logits = net(xv, weights=[a.softmax(-1) for a in alphas]).float()
             loss = F.cross_entropy(logits, yv)
             if beta:
-                ramp = beta * weights.step_count / max(weights.total_steps, 1)
+                ramp = beta * trainer.step_count / max(trainer.total_steps, 1)
                 loss = loss + ramp * torch.stack([a.logsumexp(-1) for a in alphas]).mean()
             loss.backward()
             optimizer.step()
-            weights.step(x, y, weights=[a.detach().softmax(-1) for a in alphas])
+            trainer.step(x, y, weights=[a.detach().softmax(-1) for a in alphas])
         history.append(space.format(derive(alphas)))
     return {"arch": derive(alphas), "alphas": [a.detach().cpu().softmax(-1).tolist() for a in alphas],
             "arch_history": history, "seconds": time.perf_counter() - start, "supernet": net}

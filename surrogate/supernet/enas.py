@@ -39,7 +39,7 @@ def enas_search(config: SupernetConfig, data: Data, controller_lr: float = 3.5e-
         controller = Controller(space.num_choices)
     sampler = torch.Generator().manual_seed(config.seed)  # the controller lives on the CPU
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    weights = SharedWeights(net, data, config.epochs, config.batch_size, config.lr, config.momentum,
+    trainer = SharedWeights(net, data, config.epochs, config.batch_size, config.lr, config.momentum,
                             config.weight_decay, device, generator)
     valid_batches = endless_batches(data, "valid", config.batch_size, generator, device)
     optimizer = torch.optim.Adam(controller.parameters(), lr=controller_lr)
@@ -47,10 +47,10 @@ def enas_search(config: SupernetConfig, data: Data, controller_lr: float = 3.5e-
     rewards: list[float] = []
     start = time.perf_counter()
     for _ in tqdm(range(config.epochs), desc="enas", unit="epoch", disable=not progress, dynamic_ncols=True):
-        for x, y in weights.batches():
+        for x, y in trainer.batches():
             with torch.no_grad():
                 arch, _, _ = controller(n=1, generator=sampler)
-            weights.step(x, y, arch.numpy())
+            trainer.step(x, y, arch.numpy())
         epoch_rewards = []
         for _ in range(controller_steps):
             xv, yv = next(valid_batches)
