@@ -1,7 +1,7 @@
 """How well does a SPOS supernet rank the shipped NB201-on-digits records, and does its estimate help
 the predictors as a feature? Writes OUT/supernet_spos.md and OUT/supernet_spos.json.
 
-    python bench/supernet_digits.py [--table datasets/nb201_digits.h5] [--epochs 30,100] [--seeds 3] [--out bench/results]
+    python bench/supernet_digits.py [--table nb201-digits] [--epochs 30,100] [--seeds 3] [--out bench/results]
 
 The supernet uses the table's network settings (C, N, batch size from its training_config).
 """
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from surrogate import catalog
 from surrogate import __version__
 from surrogate.benchmark import PredictorBenchmark, summarize
 from surrogate.supernet.estimate import estimate
@@ -34,7 +35,7 @@ def ranks_of(values: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--table", default="datasets/nb201_digits.h5")
+    parser.add_argument("--table", default="nb201-digits")
     parser.add_argument("--epochs", default="30,100")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--feature-epochs", type=int, default=30, help="supernet whose column is the feature")
@@ -45,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     work, out = Path(args.work), Path(args.out)
-    table = Table.read(args.table)
+    table = Table.read(catalog.resolve(args.table))
     config = table.attrs["training_config"]
     data = load(table.attrs["dataset"])
     y = table.metric("valid_acc")

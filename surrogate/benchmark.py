@@ -47,6 +47,8 @@ class PredictorBenchmark:
         y = table.metric(self.metric)
         if np.isnan(y).all():
             raise UsageError(f"metric {self.metric!r} is NaN for every architecture")
+        if np.isinf(y).any():
+            raise UsageError(f"metric {self.metric!r} holds infinite values (row {np.flatnonzero(np.isinf(y))[0] + 1})")
         for name in self.models:
             if name != SUPERNET:
                 get_model(name)
@@ -143,14 +145,20 @@ def plot_kendall_tau(summary: pd.DataFrame, path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker below)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    # one colour per model, one line style and marker per encoding: 12 series stay tellable apart
+    colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(summary.model.unique())}
+    styles = {e: (["-", "--", ":", "-."][i % 4], "osD^v<>"[i % 7]) for i, e in enumerate(summary.encoding.unique())}
     for (model, encoding), group in summary.groupby(["model", "encoding"], sort=False):
-        ax.errorbar(group.train_size, group.kendall_tau, yerr=group.kendall_tau_std, marker="o", capsize=3,
-                    label=f"{model} / {encoding}")
+        line, marker = styles[encoding]
+        ax.errorbar(group.train_size, group.kendall_tau, yerr=group.kendall_tau_std, marker=marker, capsize=3,
+                    linestyle=line, color=colours[model], label=f"{model} / {encoding}")
     ax.set_xscale("log")
     sizes = sorted(summary.train_size.unique())
     ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # log minor ticks collide with the sizes' labels
     ax.set_xlabel("training architectures")
     ax.set_ylabel("Kendall tau on held-out classes")
     ax.set_title(title)

@@ -44,6 +44,8 @@ class TabularOracle:
         self.values = _final(table, metric)
         if np.isnan(self.values).all():
             raise UsageError(f"metric {metric!r} is NaN for every architecture")
+        if np.isinf(self.values).any():
+            raise UsageError(f"metric {metric!r} holds infinite values (row {np.flatnonzero(np.isinf(self.values))[0] + 1})")
         self.report_values = _final(table, report) if report else None
         self.seconds = _total_seconds(table, time_column) if time_column else None
         self.optimum = float(np.nanmax(self.values))
@@ -212,20 +214,23 @@ def _write_atomic(path: Path, text: str) -> None:
 
 # --- summaries ------------------------------------------------------------------------------------
 def regret_steps(budget: int) -> list[int]:
-    return sorted({s for s in REGRET_STEPS if s <= budget} | {budget})
+    """Where regret is reported: the fixed steps within the budget, half the budget and the budget,
+    so a short campaign still gets its columns."""
+    return sorted({s for s in REGRET_STEPS if s <= budget} | {max(1, budget // 2), budget})
 
 
 def summarize(trajectories: pd.DataFrame, oracle: TabularOracle, campaign: Campaign) -> list[dict]:
     """One dict per strategy with the `--json` fields (means over seeds unless named otherwise)."""
     results = []
     for strategy, runs in trajectories.groupby("strategy", sort=False):
-        finals, hits, regrets = [], [], {str(s): [] for s in REGRET_STEPS}
+        steps = sorted(set(REGRET_STEPS) | set(regret_steps(campaign.budget)))
+        finals, hits, regrets = [], [], {str(s): [] for s in steps}
         reports, tops = [], []
         for _, run in runs.groupby("seed"):
             run = run.sort_values("step")
             reached = np.flatnonzero(run.best_so_far.to_numpy() >= oracle.optimum)
             hits.append(int(run.step.iloc[reached[0]]) if len(reached) else campaign.budget + 1)
-            for s in REGRET_STEPS:
+            for s in steps:
                 regrets[str(s)].append(float(run.regret.iloc[s - 1]) if s <= len(run) else np.nan)
             archs = oracle.space.parse_many(run.arch)
             order = np.argsort(-np.nan_to_num(run.value.to_numpy(), nan=-np.inf), kind="stable")
@@ -259,7 +264,7 @@ def json_document(metric: str, optimum: float, results: list[dict]) -> dict:
 
 def markdown_summary(results: list[dict], campaign: Campaign) -> str:
     header = ["strategy", "seeds", "found optimum", "median queries to optimum",
-              *[f"regret@{s}" for s in REGRET_STEPS if s <= campaign.budget], "best (mean)", "s/query"]
+              *[f"regret@{s}" for s in regret_steps(campaign.budget)], "best (mean)", "s/query"]
     if campaign.report:
         header.append(f"{campaign.report} of top pick")
     if campaign.validate_top:
@@ -267,7 +272,7 @@ def markdown_summary(results: list[dict], campaign: Campaign) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in results:
         cells = [r["strategy"], str(r["seeds"]), f"{r['found_optimum']}/{r['seeds']}", f"{r['median_queries_to_optimum']:g}",
-                 *[f"{r['regret_at'][str(s)]:.3f}" for s in REGRET_STEPS if s <= campaign.budget],
+                 *[f"{r['regret_at'][str(s)]:.3f}" for s in regret_steps(campaign.budget)],
                  f"{r['best_mean']:.3f}", f"{r['seconds_per_query']:.3f}"]
         if campaign.report:
             cells.append(f"{r['report_mean']:.3f}")
@@ -286,14 +291,18 @@ def plot_regret(trajectories: pd.DataFrame, path: Path, title: str, clock: bool)
 
     panels = 2 if clock else 1
     fig, axes = plt.subplots(1, panels, figsize=(7 * panels, 4.5), squeeze=False)
-    for strategy, runs in trajectories.groupby("strategy", sort=False):
+    styles = ["-", "--", "-.", ":"]
+    for k, (strategy, runs) in enumerate(trajectories.groupby("strategy", sort=False)):
         regret = runs.pivot(index="step", columns="seed", values="regret")
         q1, med, q3 = (regret.quantile(q, axis=1) for q in (0.25, 0.5, 0.75))
-        line, = axes[0, 0].plot(regret.index, med, label=strategy)
+        # identical curves (re and rs share a random start, say) stay visible: own style, thinner on top
+        line, = axes[0, 0].plot(regret.index, med, label=strategy, linestyle=styles[k % 4], linewidth=2.2 - 0.3 * (k % 4),
+                                zorder=3 + k)
         axes[0, 0].fill_between(regret.index, q1, q3, alpha=0.2, color=line.get_color())
         if clock:
             seconds = runs.pivot(index="step", columns="seed", values="simulated_seconds").median(axis=1) / 3600
-            axes[0, 1].plot(seconds, med, label=strategy, color=line.get_color())
+            axes[0, 1].plot(seconds, med, label=strategy, color=line.get_color(), linestyle=line.get_linestyle(),
+                            linewidth=line.get_linewidth(), zorder=line.get_zorder())
             axes[0, 1].fill_between(seconds, q1, q3, alpha=0.2, color=line.get_color())
     axes[0, 0].set_xlabel("queries")
     if clock:
@@ -326,7 +335,8 @@ def write_report(campaign: Campaign, table: Table, trajectories: pd.DataFrame, o
     title = f"{table.attrs.get('dataset') or table.space}: {campaign.metric}"
     text = [f"# Search campaign: {title}", "",
             f"{campaign.seeds} seeds x {campaign.budget} queries, table optimum {oracle.optimum:g}. "
-            "Regret = optimum - best found; mean over seeds.", f"Command: `{command}`", "",
+            "Regret = optimum - best found; mean over seeds. A run that never found the optimum counts "
+            f"as {campaign.budget + 1} queries (budget + 1) in the median.", f"Command: `{command}`", "",
             markdown_summary(results, campaign), ""]
     _write_atomic(out / "summary.md", "\n".join(text))
     plot_regret(trajectories, out / "regret.png", title, clock=oracle.seconds is not None)

@@ -18,11 +18,20 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line (not usage + message) and exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        where = self.prog.removeprefix("surrogate").strip()  # main() prints the "surrogate: error:" prefix
+        raise UsageError(f"{where}: {message}" if where else message)
 
 
 def _csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _read_table(name_or_path: str):
+    """A table FILE, or a shipped dataset by name (`surrogate datasets`)."""
+    from surrogate.catalog import resolve
+    from surrogate.tabular import Table
+
+    return Table.read(resolve(name_or_path))
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
@@ -34,6 +43,7 @@ def command_line(argv: Sequence[str] | None = None) -> str:
 def _cmd_import(args: argparse.Namespace) -> int:
     from surrogate.importer import read_csv_table
 
+    _check_output_file(args.out, inputs=[args.csv])
     table = read_csv_table(args.csv, args.space, arch_column=args.arch_column,
                            metrics=_csv_list(args.metrics) if args.metrics else None, dataset=args.dataset)
     table.attrs["provenance"]["command"] = args.command_line
@@ -42,12 +52,40 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- datasets ---------------------------------------------------------------------------------
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    import json
+
+    from surrogate.catalog import SHIPPED, describe, resolve
+
+    if args.path:
+        if args.path not in SHIPPED:
+            raise UsageError(f"--path {args.path}: not a shipped dataset (shipped: {', '.join(SHIPPED)})")
+        print(resolve(args.path))
+        return 0
+    rows = describe()
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    header = ("name", "space", "archs", "unique", "metrics", "checksum")
+    lines = [header] + [(r["name"], r["space"], str(r["archs"]), str(r["unique"]), str(len(r["metrics"])),
+                         r["checksum"][:19] + "…") for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        print("  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
+    print()
+    for r in rows:
+        print(f"{r['name']}: {r['source']}")
+    print("use a name wherever a command takes a table FILE, e.g. `surrogate info nb201`")
+    return 0
+
+
 # --- info -------------------------------------------------------------------------------------
 def _cmd_info(args: argparse.Namespace) -> int:
     from surrogate.spaces import get_space
-    from surrogate.tabular import Table, describe
+    from surrogate.tabular import describe
 
-    table = Table.read(args.file)
+    table = _read_table(args.file)
     facts = describe(table)
     space = get_space(table.space)
     unique = len(np.unique(space.canonical_ids(table.archs))) if table.n else 0
@@ -101,14 +139,15 @@ def _cmd_bench_predictors(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from surrogate.benchmark import PredictorBenchmark, json_document, write_report
-    from surrogate.tabular import Table
 
-    table = Table.read(args.file)
+    table = _read_table(args.file)
     bench = PredictorBenchmark(metric=args.metric, models=_csv_list(args.models),
                                encodings=_csv_list(args.encodings) if args.encodings else _default_encodings(table.space),
                                train_sizes=_int_list(args.train_sizes), test_size=args.test_size, seeds=args.seeds,
                                features=_csv_list(args.features) if args.features else [],
                                supernet_column=args.supernet_column)
+    bench.validate(table)
+    _check_output_folder(Path(args.out))
     start = time.perf_counter()
     results = bench.run(table, progress=not args.no_progress)
     summary = write_report(bench, table, results, Path(args.out), str(args.file), args.command_line,
@@ -129,9 +168,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     from surrogate.campaign import Campaign, detect_time_column, write_report
     from surrogate.supernet.search import WEIGHT_SHARING
-    from surrogate.tabular import Table
 
-    table = Table.read(args.file)
+    table = _read_table(args.file)
     names = _csv_list(args.strategies)
     shared = [n for n in names if n in WEIGHT_SHARING]
     queried = [n for n in names if n not in WEIGHT_SHARING]
@@ -146,14 +184,21 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if not names:
         raise UsageError("--strategies is empty")
     out = Path(args.out)
+    # every strategy's needs are checked before any of them runs
+    if queried:
+        campaign.validate(table)
+    plan = _weight_sharing_plan(args, table, shared) if shared else None
+    _check_output_folder(out)
+    if queried:
+        _check_same_campaign(out / "run.json", campaign, table)
     document: dict = {}
     if queried:
         start = time.perf_counter()
         trajectories = campaign.run(table, checkpoints=out / ".checkpoints", progress=not args.no_progress)
         document = write_report(campaign, table, trajectories, out, str(args.file), args.command_line,
                                 time.perf_counter() - start)
-    if shared:
-        summary, optimum = _search_weight_sharing(args, table, shared)
+    if plan:
+        summary, optimum = _search_weight_sharing(args, table, shared, plan)
         document = {"metric": args.metric, "optimum": optimum, "results": [], **document, "weight_sharing": summary}
     if args.json:
         print(json.dumps(document))
@@ -167,25 +212,54 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _search_weight_sharing(args: argparse.Namespace, table, names: list[str]) -> tuple[list[dict], float]:
-    """ENAS/DARTS runs: a supernet trained live per run; the derived architectures judged on the table.
-    Returns the per-strategy summary and the table's optimum."""
-    from pathlib import Path
+def _check_same_campaign(run_file, campaign, table) -> None:
+    """A folder holding another campaign's outputs is not silently mixed with this one: only the
+    same campaign on the same table (a resume, or a rerun) may write there."""
+    import json
+    from dataclasses import asdict
 
-    import torch
+    if not run_file.is_file():
+        return
+    try:
+        previous = json.loads(run_file.read_text())
+    except ValueError:
+        raise UsageError(f"{run_file}: unreadable; remove it or choose another --out") from None
+    if previous.get("input_checksum") != table.checksum() or previous.get("campaign") != json.loads(
+            json.dumps(asdict(campaign))):
+        raise UsageError(f"--out {run_file.parent} holds another campaign ({previous.get('command', '?')}); "
+                         "choose another --out or remove it")
 
+
+def _weight_sharing_plan(args: argparse.Namespace, table, names: list[str]) -> dict:
+    """ENAS/DARTS settings, checked (device, metric, dataset present, options) before any run starts."""
     from surrogate.campaign import TabularOracle
-    from surrogate.generate import default_threads
     from surrogate.supernet import search
     from surrogate.train.trainer import resolve_device
 
     resolve_device(args.device)
     if args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
+    if not args.darts_beta >= 0:
+        raise UsageError(f"--darts-beta must be >= 0 (0 is plain DARTS), got {args.darts_beta}")
     oracle = TabularOracle(table, args.metric, args.report)  # bad metric/report names fail before training
     config = search.supernet_config(table, args.dataset, args.ws_epochs, args.channels, args.cells, args.batch_size,
                                     args.device, seed=0)
+    config.load_data(args.data_dir)  # a missing dataset fails now, not after the other strategies ran
     params = {"darts": {"beta": args.darts_beta}} if "darts" in names else {}
+    return {"oracle": oracle, "config": config, "params": params}
+
+
+def _search_weight_sharing(args: argparse.Namespace, table, names: list[str], plan: dict) -> tuple[list[dict], float]:
+    """ENAS/DARTS runs: a supernet trained live per run; the derived architectures judged on the table.
+    Returns the per-strategy summary and the table's optimum."""
+    from pathlib import Path
+
+    import torch
+
+    from surrogate.generate import default_threads
+    from surrogate.supernet import search
+
+    config, params, oracle = plan["config"], plan["params"], plan["oracle"]
     torch.set_num_threads(default_threads(1))
     out = Path(args.out)
     runs = search.run_campaign(names, table, args.metric, args.seeds, config, params, args.report, out / ".checkpoints",
@@ -207,7 +281,9 @@ def _search_distributed(args: argparse.Namespace, campaign, table) -> int:
         raise UsageError("a distributed campaign runs one strategy: pass --strategies NAME")
     name = campaign.strategies[0]
     campaign.validate(table)
-    done = run_worker(args.file, args.metric, name, args.storage, args.study, args.budget,
+    from surrogate.catalog import resolve
+
+    done = run_worker(str(resolve(args.file)), args.metric, name, args.storage, args.study, args.budget,
                       seed=args.worker_seed, strategy_params=campaign.params_for(name))
     result = {"study": args.study, "strategy": name, "completed_by_this_worker": done}
     print(json.dumps(result) if args.json else f"worker finished: {done} trials completed by this worker")
@@ -224,15 +300,22 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if bool(args.storage) != bool(args.study):
         raise UsageError("--storage and --study go together")
     out = Path(args.out or f"runs/generate/{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.space)}-{args.dataset}.h5")
+    _check_output_file(out)
     config, data = make_config(args.space, args.dataset, archs=args.archs, unique=args.unique, epochs=args.epochs,
                                seeds=args.seeds, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
-                               device=args.device, data_dir=args.data_dir)
+                               device=args.device, data_dir=args.data_dir, subset=args.subset,
+                               resolution=args.resolution, test_at_end=args.test_at_end,
+                               repeat_archs=args.repeat_archs)
     table = generate(config, out, workers=args.workers, data_dir=args.data_dir, command=args.command_line,
                      progress=not args.no_progress, data=data, storage=args.storage, study=args.study)
-    total = len(config.archs) * config.seeds
+    total = config.total_jobs
     done = table.attrs["provenance"]["jobs_done"]
     where = f"study {args.study}" if args.storage else f"journal {journal_path(out)}"
     print(f"wrote {out}: {table.n} archs x {config.seeds} seed(s), {done}/{total} (arch, seed) records ({where})")
+    if done < total:  # this process found nothing left to take: the rest is claimed by other workers
+        print(f"surrogate: note: {out} is not complete yet: {total - done} pair(s) are still being trained by other "
+              "workers; the last worker to finish writes the complete table (or rerun this command later)",
+              file=sys.stderr)
     return 0
 
 
@@ -242,19 +325,39 @@ def _cmd_supernet_train(args: argparse.Namespace) -> int:
 
     from surrogate.generate import default_threads
     from surrogate.supernet.spos import SupernetConfig, train_supernet
-    from surrogate.train.data import load
     from surrogate.train.trainer import resolve_device
 
-    config = SupernetConfig(space=args.space, dataset=args.dataset, epochs=args.epochs, channels=args.channels,
-                            cells=args.cells, batch_size=args.batch_size, lr=args.lr,
+    _check_output_file(args.out)
+    config = SupernetConfig(**_supernet_protocol(args), epochs=args.epochs, lr=args.lr,
                             paths_per_step=args.paths_per_step, seed=args.seed, device=args.device)
     resolve_device(args.device)
-    data = load(args.dataset, args.data_dir)
+    data = config.load_data(args.data_dir)
     torch.set_num_threads(default_threads(1))
     document = train_supernet(config, data, args.out, command=args.command_line, progress=not args.no_progress)
     print(f"wrote {args.out}: {config.space} supernet, {document['epochs_done']} epochs of SPOS on {config.dataset} "
           f"(final train loss {document['train_loss'][-1]:.4f}, {document['seconds']:.1f} s of training)")
     return 0
+
+
+def _supernet_protocol(args: argparse.Namespace) -> dict:
+    """Space, dataset and training protocol of `supernet train`: explicit flags, else the `--like`
+    table's training config (a table from `surrogate generate`), else the defaults."""
+    recorded: dict = {}
+    if args.like:
+        table = _read_table(args.like)
+        recorded = dict(table.attrs.get("training_config") or {})
+        if not recorded.get("channels"):
+            raise UsageError(f"--like {args.like}: the table records no training protocol (not made by surrogate generate)")
+        recorded |= {"space": table.space, "dataset": table.attrs.get("dataset")}
+    settings = {}
+    for key, default in (("space", None), ("dataset", None), ("channels", 16), ("cells", 5), ("batch_size", 256),
+                         ("subset", None), ("resolution", None)):
+        value = getattr(args, key)
+        settings[key] = value if value is not None else recorded.get(key, default)
+    for key in ("space", "dataset"):
+        if settings[key] is None:
+            raise UsageError(f"supernet train needs --{key} (or --like TABLE)")
+    return settings
 
 
 def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
@@ -263,12 +366,17 @@ def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
 
     from surrogate.generate import default_threads
     from surrogate.importer import file_sha256
-    from surrogate.supernet.estimate import estimate, loss_column, write_estimates
+    from surrogate.supernet.estimate import check_column, estimate, loss_column, write_estimates
     from surrogate.supernet.spos import load_supernet
     from surrogate.tabular import Table
     from surrogate.train.data import load
     from surrogate.train.trainer import resolve_device
 
+    from surrogate.catalog import SHIPPED
+
+    if args.into in SHIPPED and not os.path.exists(args.into):
+        raise UsageError(f"--into {args.into}: a shipped dataset is read-only; copy it first "
+                         f"(cp {SHIPPED[args.into].path} my.h5) and estimate into the copy")
     net, document = load_supernet(args.supernet)
     config = document["config"]
     table = Table.read(args.into)
@@ -276,7 +384,8 @@ def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.into} holds space {table.space}, the supernet is of {config['space']}")
     if table.n == 0:
         raise UsageError(f"{args.into} holds no architectures")
-    data = load(config["dataset"], args.data_dir)
+    check_column(table, args.column, args.overwrite)
+    data = load(config["dataset"], args.data_dir, config.get("subset"), config.get("resolution"))
     if data.checksum != document["dataset_checksum"]:
         raise UsageError(f"dataset {config['dataset']} here differs from the one the supernet was trained on "
                          "(checksum mismatch)")
@@ -307,63 +416,75 @@ def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
 
 # --- demo -------------------------------------------------------------------------------------
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the embedded default: the shipped NB201-on-digits dataset (trained by
-    `surrogate generate`), or, where the package runs without its repository, a small table it
-    trains itself. Then the predictor benchmark and a short search campaign on it."""
-    import time
+    """The main job on the embedded default (`surrogate.demo`): predictor benchmark and search
+    campaign on a shipped table with signal, then a tiny real generate."""
     from pathlib import Path
 
     from surrogate import demo
-    from surrogate.benchmark import PredictorBenchmark, write_report
-    from surrogate.campaign import Campaign, write_report as write_search_report
     from surrogate.tabular import Table
 
+    source = args.data or demo.DEMO_TABLE
+    table = _read_table(source)
     out = Path(args.out)
-    data = Path(args.data) if args.data else demo.EMBEDDED_DATASET
-    if data.is_file():
-        table = Table.read(data)
-        bench = PredictorBenchmark(metric="valid_acc", models=["gp", "rf", "mlp"], encodings=["onehot", "path"],
-                                   train_sizes=[20, 50, 100, 200], test_size=300, seeds=3)
-    else:  # no shipped dataset (a plain `pip install .`): train the small built-in one
-        data = out / "digits_mlp.h5"
-        if data.is_file():
-            table = Table.read(data)
-        else:
-            table = demo.build_table(progress=not args.no_progress)
-            table.attrs["provenance"]["command"] = args.command_line
-            out.mkdir(parents=True, exist_ok=True)
-            table.write(data)
-        bench = PredictorBenchmark(metric="valid_acc", encodings=["onehot"], train_sizes=[10, 25, 50, 100],
-                                   test_size=100, seeds=3)
-    print(f"data: {data} ({table.n} trained architectures of {table.space} on {table.attrs.get('dataset')})",
-          file=sys.stderr)
-    start = time.perf_counter()
-    results = bench.run(table, progress=not args.no_progress)
-    write_report(bench, table, results, out / "predictors", str(data), args.command_line, time.perf_counter() - start)
-    campaign = Campaign(metric="valid_acc", strategies=["bo", "re", "rs"], budget=min(60, table.n // 2), seeds=3,
-                        report="test_acc" if "test_acc" in table.metrics else None)
-    start = time.perf_counter()
-    trajectories = campaign.run(table, checkpoints=out / "search" / ".checkpoints", progress=not args.no_progress)
-    write_search_report(campaign, table, trajectories, out / "search", str(data), args.command_line,
-                        time.perf_counter() - start)
-    print((out / "predictors" / "summary.md").read_text())
-    print((out / "search" / "summary.md").read_text())
-    print(f"wrote {out}/predictors/ (results.csv, summary.md, kendall_tau.png, run.json) and "
-          f"{out}/search/ (trajectories.csv, summary.md, regret.png, run.json)")
+    _check_output_folder(out)
+    print(f"data: {source} ({table.n} trained architectures of {table.space} on {table.attrs.get('dataset')}); "
+          f"writing to {out}/", file=sys.stderr)
+    where = demo.run(table, source, out, args.command_line, progress=not args.no_progress)
+    print((where["predictors"] / "summary.md").read_text())
+    print((where["search"] / "summary.md").read_text())
+    trained = Table.read(where["generate"])
+    print(f"# A tiny real `surrogate generate`: {trained.n} NB201 cells trained on digits\n")
+    for arch, acc, seconds in zip(trained.arch_strings, trained.metric("valid_acc"), trained.metric("job_seconds")):
+        print(f"  valid_acc {acc:6.2f}  {seconds:5.1f} s  {arch}")
+    print(f"\nwrote {where['predictors']}/ (results.csv, summary.md, kendall_tau.png, run.json), "
+          f"{where['search']}/ (trajectories.csv, summary.md, regret.png, run.json) and {where['generate']}")
     return 0
 
 
+def _check_output_file(out, inputs: Sequence[str] = ()) -> None:
+    """An output file that can be written and is none of the inputs, checked before any work."""
+    from pathlib import Path
+
+    out = Path(out)
+    if any(out.resolve() == Path(i).resolve() for i in inputs):
+        raise UsageError(f"--out {out}: is one of the inputs; choose another file")
+    if out.is_dir():
+        raise UsageError(f"--out {out}: is a folder, expected a file")
+    _check_output_folder(out.parent if str(out.parent) else Path("."), flag=f"--out {out}")
+
+
+def _check_output_folder(out, flag: str = "") -> None:
+    """A folder we can write into, checked before any work (an existing file there is an error)."""
+    from pathlib import Path
+
+    out = Path(out)
+    flag = flag or f"--out {out}"
+    blocker = next((p for p in (out, *out.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise UsageError(f"{flag}: {blocker} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"{flag}: cannot create the folder {out} ({err.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise UsageError(f"{flag}: the folder {out} is not writable")
+
+
 # --- parser helpers -------------------------------------------------------------------------------
-def _add_space_and_data(p: argparse.ArgumentParser) -> None:
+def _add_space_and_data(p: argparse.ArgumentParser, required: bool = True) -> None:
     """What is trained on what (`generate`, `supernet train`)."""
-    p.add_argument("--space", required=True, help="space spec: nb201, or categorical:... for a chain of blocks")
-    p.add_argument("--dataset", required=True, help="digits (built in), fashion-mnist or cifar10")
+    p.add_argument("--space", required=required, help="space spec: nb201, or categorical:... for a chain of blocks")
+    p.add_argument("--dataset", required=required, help="digits (built in), fashion-mnist or cifar10")
     p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
+    p.add_argument("--subset", type=int, help="train on a class-balanced subset of this many training images "
+                   "(valid and test stay whole; default: all)")
+    p.add_argument("--resolution", type=int, help="average-pool images to RxR, R dividing the side (e.g. 14 for "
+                   "Fashion-MNIST's 28; default: native)")
 
 
-def _add_network_size(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--channels", type=int, default=16, help="network width C (default: 16, NB201's)")
-    p.add_argument("--cells", type=int, default=5, help="cells per stage N for nb201 (default: 5, NB201's)")
+def _add_network_size(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    p.add_argument("--channels", type=int, default=16 if defaults else None, help="network width C (default: 16, NB201's)")
+    p.add_argument("--cells", type=int, default=5 if defaults else None, help="cells per stage N for nb201 (default: 5, NB201's)")
 
 
 # --- parser (commands) ---------------------------------------------------------------------------
@@ -381,18 +502,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="dataset name to record (default: the CSV's file name)")
     p.set_defaults(run=_cmd_import)
 
+    p = sub.add_parser("datasets", help="list the tabular datasets the package ships (usable by name)")
+    p.add_argument("--json", action="store_true", help="print a JSON list to stdout")
+    p.add_argument("--path", metavar="NAME", help="print the file of one shipped dataset (to copy it, say)")
+    p.set_defaults(run=_cmd_datasets)
+
     p = sub.add_parser("info", help="summarise a tabular HDF5 file")
-    p.add_argument("file")
+    p.add_argument("file", help="tabular .h5 file, or a shipped dataset name (surrogate datasets)")
     p.set_defaults(run=_cmd_info)
 
     p = sub.add_parser("demo", help="the main job on the embedded dataset: predictor benchmark and a search campaign")
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    p.add_argument("--data", help="a tabular .h5 with valid_acc (default: the shipped datasets/nb201_digits.h5)")
+    p.add_argument("--data", help="a table FILE or shipped name (default: nb201-fmnist, trained here on Fashion-MNIST)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_demo)
 
     p = sub.add_parser("search", help="search campaigns on a tabular benchmark: BO against baselines")
-    p.add_argument("file", help="tabular .h5 file")
+    p.add_argument("file", help="tabular .h5 file, or a shipped dataset name (surrogate datasets)")
     p.add_argument("--metric", required=True, help="metric to maximise, e.g. cifar10_valid_acc")
     p.add_argument("--strategies", default="bo,re,ls,rs,reinforce,tpe",
                    help="bo, re, ls, rs, reinforce, tpe (query the table); enas, darts (weight sharing, trained live)")
@@ -428,10 +554,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_space_and_data(p)
     p.add_argument("--epochs", type=int, default=12, help="training epochs (default: 12, NB201's short schedule)")
     p.add_argument("--seeds", type=int, default=1, help="training seeds 0..N-1 per architecture (default: 1)")
+    p.add_argument("--repeat-archs", type=int, help="train seeds 1..N-1 only for the first K architectures "
+                   "(default: all of them); seed 0 always covers every architecture")
     p.add_argument("--archs", default="all", help="all, a number N (N distinct ones, fixed seed), or a file of arch strings")
     p.add_argument("--unique", action="store_true", help="one architecture per isomorphism class")
     _add_network_size(p)
     p.add_argument("--batch-size", type=int, default=256, help="training batch size (default: 256)")
+    p.add_argument("--test-at-end", action="store_true",
+                   help="evaluate the test split after the last epoch only (earlier epochs' test records are NaN)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes sharing the job (default: 1)")
     p.add_argument("--out", help="output .h5 (default: runs/generate/SPACE-DATASET.h5); its journal is OUT.parts/")
@@ -443,10 +573,12 @@ def build_parser() -> argparse.ArgumentParser:
     supernet = sub.add_parser("supernet", help="weight-sharing supernets: train one (SPOS), estimate architectures with it")
     supernet = supernet.add_subparsers(dest="supernet", required=True, parser_class=_Parser)
     p = supernet.add_parser("train", help="train a supernet by single-path one-shot (resumable)")
-    _add_space_and_data(p)
+    p.add_argument("--like", help="a table from `surrogate generate` (or a shipped name): take its space, dataset "
+                   "and protocol (subset, resolution, C, N, batch size); explicit flags override it")
+    _add_space_and_data(p, required=False)
     p.add_argument("--epochs", type=int, default=100, help="training epochs (default: 100)")
-    _add_network_size(p)
-    p.add_argument("--batch-size", type=int, default=256, help="batch size (default: 256)")
+    _add_network_size(p, defaults=False)
+    p.add_argument("--batch-size", type=int, help="batch size (default: --like's, else 256)")
     p.add_argument("--lr", type=float, default=0.05, help="peak learning rate, cosine to 0 (default: 0.05)")
     p.add_argument("--paths-per-step", type=int, default=1, help="architectures trained on each batch (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and of the path draws (default: 0)")
@@ -460,6 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--into", required=True, help="tabular .h5 file of the same space (rewritten atomically)")
     p.add_argument("--column", default="supernet_acc", help="accuracy column to write (default: supernet_acc; "
                    "the validation loss goes to the matching _loss column)")
+    p.add_argument("--overwrite", action="store_true", help="replace estimates this command wrote into --column before")
     p.add_argument("--calib-batches", type=int, default=4, help="training batches to recalibrate BatchNorm (default: 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the calibration batches (default: 0)")
     p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
@@ -469,14 +602,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
     p = bench.add_parser("predictors", help="rank correlation of predictors x encodings x training-set sizes")
-    p.add_argument("file", help="tabular .h5 file")
+    p.add_argument("file", help="tabular .h5 file, or a shipped dataset name (surrogate datasets)")
     p.add_argument("--metric", required=True, help="metric to predict, e.g. cifar10_valid_acc")
     p.add_argument("--models", default="gp,rf,svr,mlp",
                    help="gp, rf, svr, mlp, and supernet (the --supernet-column estimate, zero-shot)")
     p.add_argument("--encodings", help="default: onehot,adjacency,path where the space has them (cell spaces), else onehot")
-    p.add_argument("--train-sizes", default="20,50,100,200,400")
-    p.add_argument("--test-size", type=int, default=1000)
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--train-sizes", default="20,50,100,200,400",
+                   help="training-set sizes, nested per seed (default: 20,50,100,200,400)")
+    p.add_argument("--test-size", type=int, default=1000,
+                   help="held-out architectures, isomorphism-disjoint from training (default: 1000)")
+    p.add_argument("--seeds", type=int, default=5, help="splits and model seeds 0..N-1 (default: 5)")
     p.add_argument("--features", help="extra input columns: metrics of the file (e.g. supernet_acc), or computed params,flops")
     p.add_argument("--supernet-column", default="supernet_acc", help="column the supernet model reads (default: supernet_acc)")
     p.add_argument("--out", default="runs/bench-predictors", help="output folder (default: runs/bench-predictors)")
@@ -488,6 +623,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else list(argv)):
+        parser.print_usage(sys.stderr)
+        print("surrogate: error: a command is required (surrogate --help lists them)", file=sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
         args.command_line = command_line(argv)

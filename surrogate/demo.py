@@ -1,78 +1,62 @@
-"""The embedded default of `surrogate demo`.
+"""`surrogate demo`: the suite's three jobs on the embedded default, in about a minute.
 
-`EMBEDDED_DATASET` is the dataset this repository ships (NB201 cells trained on digits by
-`surrogate generate`, see datasets/README.md). Where the package runs without its repository
-(a plain `pip install .`), the demo falls back to a small table it trains itself, below.
+1. The predictor benchmark on a shipped table with architecture signal (`DEMO_TABLE`): how well do
+   gp, rf and mlp on the onehot and path encodings rank cells they have not seen?
+2. A search campaign on the same table: BO against regularized evolution and random search.
+3. A tiny real `surrogate generate`: a handful of NB201 cells trained on scikit-learn's digits (always
+   installed), so a newcomer sees networks being trained and recorded in the project's format.
 
-The space is a chain of 3 dense layers, each one of {32, 64 units} x {ReLU, tanh}, plus a
-learning rate in {1e-3, 3e-3, 1e-2, 3e-2} (`categorical:4x4`, 256 architectures; no identity
-choice, so no two architectures compute the same function). Each is trained full-batch with Adam
-on scikit-learn's 8x8 digits (always installed) and its train, validation and test accuracy
-recorded; that takes about half a minute on 2 cores.
+The tables are package data (`surrogate datasets`), so a plain `pip install .` runs the same demo.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from torch import nn
-from tqdm.auto import tqdm
-
-from surrogate.spaces import CategoricalSpace
+from surrogate.benchmark import PredictorBenchmark
+from surrogate.campaign import Campaign, detect_time_column
 from surrogate.tabular import Table
 
-EMBEDDED_DATASET = Path(__file__).resolve().parents[1] / "datasets" / "nb201_digits.h5"
-
-LAYERS = ("dense32_relu", "dense64_relu", "dense32_tanh", "dense64_tanh")
-LEARNING_RATES = (1e-3, 3e-3, 1e-2, 3e-2)
-SPACE = CategoricalSpace([4] * 4, choice_names=[LAYERS] * 3 + [[f"lr={lr:g}" for lr in LEARNING_RATES]])
-STEPS = 60
+DEMO_TABLE = "nb201-fmnist"
+#: the tiny generate job: NB201 cells of width 8, one cell per stage, a few epochs on digits
+GENERATE = {"space": "nb201", "dataset": "digits", "archs": "4", "unique": True, "epochs": 4, "channels": 8, "cells": 1,
+            "batch_size": 64}
 
 
-def _digits(seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Digits split 60/20/20 into train/valid/test with a fixed seed, pixels scaled to [0, 1]."""
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(seed).permutation(len(y))
-    x, y = torch.tensor(x[order] / 16.0, dtype=torch.float32), torch.tensor(y[order])
-    a, b = int(0.6 * len(y)), int(0.8 * len(y))
-    return x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:]
+def benchmark(table: Table, metric: str) -> PredictorBenchmark:
+    return PredictorBenchmark(metric=metric, models=["gp", "rf", "mlp"], encodings=["onehot", "path"],
+                              train_sizes=[20, 50, 100], test_size=300, seeds=3)
 
 
-def build(arch: np.ndarray) -> nn.Sequential:
-    layers, width = [], 64
-    for choice in arch[:3]:
-        name = LAYERS[int(choice)]
-        out = 32 if name.startswith("dense32") else 64
-        layers += [nn.Linear(width, out), nn.ReLU() if name.endswith("relu") else nn.Tanh()]
-        width = out
-    return nn.Sequential(*layers, nn.Linear(width, 10))
+def campaign(table: Table, metric: str) -> Campaign:
+    report = next((m for m in ("test_acc", metric.replace("valid", "test")) if m in table.metrics and m != metric), None)
+    return Campaign(metric=metric, strategies=["bo", "re", "rs"], budget=min(60, table.n // 2), seeds=5, report=report,
+                    time_column=detect_time_column(table))
 
 
-def build_table(seed: int = 0, progress: bool = True, archs: np.ndarray | None = None) -> Table:
-    """Train every architecture of SPACE (or just `archs`) once, seeded per architecture, and
-    tabulate train/valid/test accuracy in percent."""
-    torch.set_num_threads(1)
-    xtr, ytr, xva, yva, xte, yte = _digits(seed)
-    archs = SPACE.enumerate() if archs is None else SPACE.check(archs)
-    valid, test, train = (np.empty(len(archs)) for _ in range(3))
-    for i, arch in enumerate(tqdm(archs, desc="demo: training", unit="arch", disable=not progress)):
-        torch.manual_seed(seed * 100_003 + int(SPACE.index(arch)[0]))
-        net = build(arch)
-        opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATES[int(arch[3])])
-        for _ in range(STEPS):
-            opt.zero_grad()
-            nn.functional.cross_entropy(net(xtr), ytr).backward()
-            opt.step()
-        with torch.no_grad():
-            train[i], valid[i], test[i] = ((net(x).argmax(1) == y).float().mean().item() * 100
-                                           for x, y in ((xtr, ytr), (xva, yva), (xte, yte)))
-    config = {"steps": STEPS, "optimizer": "adam", "batch": "full", "split": "60/20/20", "split_seed": seed}
-    return Table(space=SPACE.spec, archs=archs, arch_strings=np.array(SPACE.format_many(archs), dtype=object),
-                 metrics={"train_acc": train[:, None, None], "valid_acc": valid[:, None, None],
-                          "test_acc": test[:, None, None]},
-                 attrs={"dataset": "digits", "training_config": config,
-                        "provenance": {"builder": "surrogate.demo.build_table", "seed": seed}})
+def default_metric(table: Table) -> str:
+    """`valid_acc`, or the first `*valid_acc` column (an imported table such as nb201)."""
+    if "valid_acc" in table.metrics:
+        return "valid_acc"
+    return next((m for m in table.metrics if m.endswith("valid_acc")), next(iter(table.metrics)))
+
+
+def run(table: Table, source: str, out: Path, command: str, progress: bool = True) -> dict[str, Path]:
+    """The three jobs; returns where each wrote its outputs."""
+    from surrogate.benchmark import write_report
+    from surrogate.campaign import write_report as write_search_report
+    from surrogate.generate import generate, make_config
+
+    metric = default_metric(table)
+    bench = benchmark(table, metric)
+    start = time.perf_counter()
+    results = bench.run(table, progress=progress)
+    write_report(bench, table, results, out / "predictors", source, command, time.perf_counter() - start)
+    search = campaign(table, metric)
+    start = time.perf_counter()
+    trajectories = search.run(table, checkpoints=out / "search" / ".checkpoints", progress=progress)
+    write_search_report(search, table, trajectories, out / "search", source, command, time.perf_counter() - start)
+    config, data = make_config(**GENERATE)
+    generate(config, out / "generate" / "digits.h5", command=command, progress=progress, data=data, threads=1)
+    return {"predictors": out / "predictors", "search": out / "search", "generate": out / "generate" / "digits.h5"}

@@ -53,7 +53,7 @@ from surrogate.tabular import Table
 ARCH_SEED = 0
 #: seconds between rebuilds of the output table while a job runs.
 EXPORT_SECONDS = 300.0
-FINAL_METRICS = ("params", "flops", "latency_b1_ms", "latency_b256_ms", "diverged")
+FINAL_METRICS = ("params", "flops", "latency_b1_ms", "latency_b256_ms", "diverged", "job_seconds")
 _RECORD = re.compile(r"a(\d+)_s(\d+)\.npz")
 
 
@@ -72,7 +72,11 @@ def select_archs(space: Space, which: str, unique: bool = False) -> np.ndarray:
     path = Path(which)
     if not path.is_file():
         raise UsageError(f"--archs {which!r}: expected 'all', a number, or a file of arch strings (no such file)")
-    lines = [(i, line.strip()) for i, line in enumerate(path.read_text().splitlines(), 1)]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"--archs {which}: not a text file of arch strings (one per line)") from None
+    lines = [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1)]
     lines = [(i, s) for i, s in lines if s and not s.startswith("#")]
     archs = np.empty((0, space.num_decisions), np.int64)
     if lines:
@@ -130,6 +134,19 @@ class JobConfig:
     weight_decay: float = 5e-4
     nesterov: bool = True
     schedule: str = "cosine, per step, to 0"
+    subset: int | None = None
+    resolution: int | None = None
+    test_at_end: bool = False
+    repeat_archs: int | None = None
+
+    @property
+    def repeated(self) -> int:
+        """How many architectures (the first ones) are trained with seeds beyond 0."""
+        return len(self.archs) if self.repeat_archs is None else min(self.repeat_archs, len(self.archs))
+
+    @property
+    def total_jobs(self) -> int:
+        return len(self.archs) + (self.seeds - 1) * self.repeated
 
     def training_config(self) -> dict:
         """The table's `training_config` attribute (the architecture list is the table itself)."""
@@ -310,11 +327,14 @@ def train_job(config: JobConfig, arch: np.ndarray, seed: int, data, device) -> d
     from surrogate.nets import build_network
     from surrogate.train.trainer import costs, seeded, train
 
+    start = time.perf_counter()
     with seeded(seed):
         network = build_network(config.space, arch, config.channels, config.cells, data.num_classes, data.input_shape[0])
     record = train(network, data, epochs=config.epochs, seed=seed, batch_size=config.batch_size, lr=config.lr,
-                   device=device, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=config.nesterov)
+                   device=device, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=config.nesterov,
+                   test_at_end=config.test_at_end)
     record |= {k: np.array([v]) for k, v in costs(network, data.input_shape, device).items()}
+    record["job_seconds"] = np.array([time.perf_counter() - start])  # the whole pair: training, evaluation, costs
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return record | {"arch": np.array(get_space(config.space).format(arch)), "seed": np.array(seed),
                      "torch_version": np.array(torch.__version__), "device_name": np.array(where),
@@ -336,7 +356,7 @@ class _Worker:
             torch.set_num_threads(threads)
         self.config = config
         self.device = resolve_device(config.device)
-        data = data if data is not None else load(config.dataset, data_dir)
+        data = data if data is not None else load(config.dataset, data_dir, config.subset, config.resolution)
         if data.checksum != config.dataset_checksum:
             raise UsageError(f"dataset {config.dataset} here has checksum {data.checksum}, the job was made with "
                              f"{config.dataset_checksum}")
@@ -412,13 +432,16 @@ class _Worker:
 
 
 def _job_of(config: JobConfig, k: int) -> tuple[int, int]:
-    """Pair k of the seed-major job list: all archs with seed 0, then seed 1, ..."""
-    return k % len(config.archs), k // len(config.archs)
+    """Pair k of the seed-major job list: all archs with seed 0, then the repeated ones with seed 1, ..."""
+    first = len(config.archs)
+    if k < first:
+        return k, 0
+    return (k - first) % config.repeated, 1 + (k - first) // config.repeated
 
 
 def _job_list(config: JobConfig) -> list[tuple[int, int]]:
     """Seed-major, so a partial table covers many architectures early."""
-    return [_job_of(config, k) for k in range(len(config.archs) * config.seeds)]
+    return [_job_of(config, k) for k in range(config.total_jobs)]
 
 
 def _worker_process(config: dict, target: dict, data_dir: str | None, threads: int, parent: int) -> None:
@@ -457,7 +480,7 @@ def build_table(records: dict[tuple[int, int], dict], config: JobConfig, command
         if str(np.asarray(record["arch"])) != config.archs[arch] or int(np.asarray(record["seed"])) != seed:
             raise UsageError(f"record a{arch}_s{seed} holds another pair ({record['arch']}, seed {record['seed']})")
         for name in metrics:
-            metrics[name][position[arch], seed, :] = record[name]
+            metrics[name][position[arch], seed, :] = record.get(name, np.nan)  # job_seconds is newer than some journals
         for key, values in seen.items():
             values.add(str(np.asarray(record[key])))
     archs = space.parse_many(config.archs[a] for a in rows).reshape(len(rows), space.num_decisions)
@@ -465,7 +488,7 @@ def build_table(records: dict[tuple[int, int], dict], config: JobConfig, command
                                             "device_name": ", ".join(sorted(seen["device_name"])),
                                             "network": "NB201Network" if config.space == "nb201" else "ChainNetwork"}
     provenance = {"generator": "surrogate.generate", "command": command, "dataset_checksum": config.dataset_checksum,
-                  **(source or {}), "jobs_total": len(config.archs) * config.seeds, "jobs_done": len(done),
+                  **(source or {}), "jobs_total": config.total_jobs, "jobs_done": len(done),
                   "workers": len(seen["worker"])}
     return Table(space=config.space, archs=archs, arch_strings=space.format_many(archs) if len(rows) else [],
                  metrics=metrics, attrs={"dataset": config.dataset, "training_config": training, "provenance": provenance})
@@ -474,24 +497,26 @@ def build_table(records: dict[tuple[int, int], dict], config: JobConfig, command
 # --- the command ----------------------------------------------------------------------------------
 def make_config(space: str, dataset: str, archs: str = "all", unique: bool = False, epochs: int = 12, seeds: int = 1,
                 channels: int = 16, cells: int = 5, batch_size: int = 256, device: str = "cpu",
-                data_dir: str | None = None) -> tuple[JobConfig, object]:
+                data_dir: str | None = None, subset: int | None = None, resolution: int | None = None,
+                test_at_end: bool = False, repeat_archs: int | None = None) -> tuple[JobConfig, object]:
     """Check the options, load the dataset once (for its checksum and split) and resolve the archs."""
     from surrogate.nets import build_network
     from surrogate.train.data import load
     from surrogate.train.trainer import resolve_device
 
     for name, value in (("epochs", epochs), ("seeds", seeds), ("channels", channels), ("cells", cells),
-                        ("batch-size", batch_size)):
+                        ("batch-size", batch_size), ("repeat-archs", 1 if repeat_archs is None else repeat_archs)):
         if value < 1:
             raise UsageError(f"--{name} must be at least 1, got {value}")
     sp = get_space(space)
     resolve_device(device)
-    data = load(dataset, data_dir)
+    data = load(dataset, data_dir, subset, resolution)
     chosen = select_archs(sp, archs, unique)
     build_network(sp.spec, chosen[0], 1, 1, data.num_classes, data.input_shape[0])  # a space with no network fails here
     config = JobConfig(space=sp.spec, dataset=dataset, dataset_checksum=data.checksum, split=data.split,
                        augmentation=data.augment.description, epochs=epochs, seeds=seeds, batch_size=batch_size,
-                       channels=channels, cells=cells, device=str(device), archs=sp.format_many(chosen))
+                       channels=channels, cells=cells, device=str(device), archs=sp.format_many(chosen),
+                       subset=subset, resolution=resolution, test_at_end=test_at_end, repeat_archs=repeat_archs)
     return config, data
 
 
@@ -534,7 +559,7 @@ def generate(config: JobConfig, out: str | Path, workers: int = 1, data_dir: str
         journal.reclaim_dead()
         source = Local(journal, config)
         target = {"journal": str(journal.root), "jobs": source.pending()}
-    bar = _Progress(len(config.archs) * config.seeds, source.count_done(), config.seeds, progress)
+    bar = _Progress(config.total_jobs, source.count_done(), config.total_jobs / len(config.archs), progress)
     exporter = _Exporter(source, config, out, command)
     try:
         if workers == 1:
@@ -629,7 +654,7 @@ class _Exporter:
 class _Progress:
     """tqdm over (arch, seed) pairs, with ETA and the rate in architectures per hour."""
 
-    def __init__(self, total: int, done: int, seeds: int, enabled: bool):
+    def __init__(self, total: int, done: int, seeds: float, enabled: bool):
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=total, initial=done, desc="generate", unit="job", disable=not enabled, dynamic_ncols=True)
@@ -677,7 +702,7 @@ def _bind_study(study, rdb, config: JobConfig, study_name: str) -> None:
         study.set_user_attr(CONFIG_ATTR, wanted)
         found = wanted
     _check_same(found, wanted, f"study {study_name!r}")
-    _enqueue(study, rdb, study_name, len(config.archs) * config.seeds)
+    _enqueue(study, rdb, study_name, config.total_jobs)
 
 
 def _enqueue(study, rdb, study_name: str, total: int, stall_seconds: float = 60.0) -> None:
@@ -745,9 +770,9 @@ def _redact(url: str) -> str:
 
 def _check_same(found: dict, wanted: dict, where: str) -> None:
     """A one-line UsageError naming the first setting in which two job configurations differ."""
-    if found == wanted:
+    key = next((k for k in wanted if found.get(k) != wanted[k]), None)  # a key added since reads as None
+    if key is None:
         return
-    key = next(k for k in wanted if found.get(k) != wanted[k])
     there, here = found.get(key), wanted[key]
     if key == "archs":
         there, here = f"{len(there or [])} archs", f"{len(here)} archs"

@@ -62,6 +62,10 @@ def read_csv_table(
         bad = np.flatnonzero(column.isna().to_numpy() & frame[name].notna().to_numpy())
         if len(bad):
             raise UsageError(f"{path}: column {name!r}, row {bad[0] + 1}: not a number ({frame[name].iloc[bad[0]]!r})")
+        infinite = np.flatnonzero(np.isinf(column.to_numpy(dtype=np.float64)))
+        if len(infinite):  # inf, or a number beyond float64 such as 1e309: never a measurement
+            raise UsageError(f"{path}: column {name!r}, row {infinite[0] + 1}: not a finite number "
+                             f"({frame[name].iloc[infinite[0]]!r}); leave the cell empty for a missing value")
         values[str(name)] = column.to_numpy(dtype=np.float64)[:, None, None]
 
     strings = frame[arch_column].tolist()

@@ -131,7 +131,7 @@ class Table:
                 for key, value in self.attrs.items():
                     if key not in ("schema_version", "space", "package_version", "created", "checksum", "metric_names"):
                         f.attrs[key] = json.dumps(value) if key in _JSON_ATTRS or not isinstance(value, str) else value
-                f.create_dataset("archs", data=self.archs)
+                f.create_dataset("archs", data=self.archs, compression="gzip", shuffle=True)
                 f.create_dataset("arch_strings", data=self.arch_strings.astype(object), dtype=h5py.string_dtype())
                 group = f.create_group("metrics")
                 for name, values in self.metrics.items():

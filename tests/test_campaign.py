@@ -40,7 +40,8 @@ def test_cli_writes_four_files_and_json_contract(tmp_path, capsys):
     assert [r["strategy"] for r in doc["results"]] == ["rs", "bo"]
     for row in doc["results"]:
         assert set(row) == set(JSON_FIELDS)
-        assert set(row["regret_at"]) == {"50", "100", "150"} and row["regret_at"]["50"] is None
+        assert set(row["regret_at"]) == {"15", "30", "50", "100", "150"} and row["regret_at"]["50"] is None
+        assert row["regret_at"]["30"] is not None and row["regret_at"]["15"] >= row["regret_at"]["30"]
         assert row["seeds"] == 2 and row["budget"] == 30 and 0 <= row["found_optimum"] <= 2
         assert row["report_mean"] is not None and row["seconds_per_query"] >= 0
     for name in ("trajectories.csv", "summary.md", "regret.png", "run.json"):
@@ -161,3 +162,18 @@ def test_every_strategy_runs_from_the_cli(tmp_path, capsys):
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     assert [r["strategy"] for r in doc["results"]] == ["bo", "re", "ls", "rs", "reinforce", "tpe"]
+
+
+def test_short_campaign_reports_regret_and_refuses_a_foreign_folder(tmp_path, capsys):
+    _, path = chain_table(tmp_path)
+    out = tmp_path / "search"
+    argv = ["search", str(path), "--metric", "valid_acc", "--strategies", "rs", "--budget", "12", "--seeds", "2",
+            "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    summary = (out / "summary.md").read_text()
+    assert "regret@6" in summary and "regret@12" in summary and "budget + 1" in summary
+    assert main(argv) == 0  # the same campaign again: resumes
+    capsys.readouterr()
+    assert main(["search", str(path), "--metric", "valid_acc", "--strategies", "rs", "--budget", "10", "--seeds", "2",
+                 "--out", str(out), "--no-progress"]) == 2
+    assert "holds another campaign" in capsys.readouterr().err

@@ -74,7 +74,6 @@ def test_import_errors_name_the_row_or_column(tmp_path, capsys, body, needle):
     ["import", "x.csv", "--space", "nb999", "--out", "/tmp/x.h5"],
     ["import", "x.csv", "--out", "/tmp/x.h5"],
     ["frobnicate"],
-    [],
 ])
 def test_cli_errors_are_one_line_exit_2(capsys, argv):
     code, _, err = run(capsys, *argv)
@@ -115,3 +114,63 @@ def test_console_script_exit_code(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "surrogate.cli", "info", str(tmp_path / "missing.h5")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def one_line_error(code, err, fragment):
+    assert code == 2 and err.count("\n") == 1 and err.startswith("surrogate: error: ") and fragment in err, err
+
+
+def test_import_refuses_to_overwrite_its_input_and_non_finite_values(tmp_path, capsys):
+    csv = tmp_path / "cat.csv"
+    write_categorical_csv(csv)
+    before = csv.read_bytes()
+    one_line_error(*run(capsys, "import", str(csv), "--space", "categorical:8x3", "--out", str(csv))[::2],
+                   "is one of the inputs")
+    assert csv.read_bytes() == before
+    for bad in ("inf", "1e309", "-inf"):
+        write_categorical_csv(csv, extra=f"99,22222222,{bad},1,x\n")
+        one_line_error(*run(capsys, "import", str(csv), "--space", "categorical:8x3", "--out",
+                            str(tmp_path / "x.h5"))[::2], "column 'valid_acc', row ")
+        assert not (tmp_path / "x.h5").exists()
+
+
+def test_search_and_bench_refuse_an_infinite_metric(tmp_path, capsys):
+    table = Table.read(__import__("surrogate.catalog", fromlist=["resolve"]).resolve("nb201-digits"))
+    values = table.metrics["valid_acc"].copy()
+    values[3] = np.inf
+    path = tmp_path / "inf.h5"
+    table.with_metric("valid_acc", values).write(path)
+    one_line_error(*run(capsys, "search", str(path), "--metric", "valid_acc", "--strategies", "rs", "--budget", "5",
+                        "--seeds", "1", "--out", str(tmp_path / "s"))[::2], "infinite values")
+    one_line_error(*run(capsys, "bench", "predictors", str(path), "--metric", "valid_acc", "--models", "rf",
+                        "--out", str(tmp_path / "b"))[::2], "infinite values")
+    assert not (tmp_path / "s").exists() and not (tmp_path / "b").exists()
+
+
+def test_bad_outputs_fail_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    for argv in (["bench", "predictors", "nb201-digits", "--metric", "valid_acc", "--out", f"{blocker}/b"],
+                 ["search", "nb201-digits", "--metric", "valid_acc", "--out", f"{blocker}/s"],
+                 ["search", "nb201-digits", "--metric", "valid_acc", "--out", str(blocker)],
+                 ["generate", "--space", "nb201", "--dataset", "digits", "--out", f"{blocker}/g.h5"],
+                 ["supernet", "train", "--space", "nb201", "--dataset", "digits", "--out", f"{blocker}/x.pt"],
+                 ["demo", "--out", f"{blocker}/d"]):
+        one_line_error(*run(capsys, *argv)[::2], "exists and is not a folder")
+
+
+def test_search_checks_every_strategy_before_running_any(tmp_path, capsys):
+    out = tmp_path / "s"
+    one_line_error(*run(capsys, "search", "nb201", "--metric", "cifar10_valid_acc", "--strategies", "rs,darts",
+                        "--budget", "5", "--seeds", "1", "--out", str(out))[::2], "pass --dataset")
+    assert not out.exists()
+    one_line_error(*run(capsys, "search", "nb201-digits", "--metric", "valid_acc", "--strategies", "darts",
+                        "--darts-beta", "-1", "--out", str(out))[::2], "--darts-beta must be >= 0")
+
+
+def test_plain_command_shows_usage_and_one_prefix(capsys):
+    code, _, err = run(capsys)
+    assert code == 2 and err.startswith("usage: surrogate") and "a command is required" in err
+    code, _, err = run(capsys, "search")
+    one_line_error(code, err, "search: the following arguments are required")
+    assert "surrogate: error: surrogate" not in err

@@ -122,3 +122,36 @@ def test_augment_crops_and_flips_on_the_device_reproducibly():
     for c, o in zip(crops, x.repeat(50, 1, 1, 1)):  # every crop is a window of the zero-padded image
         padded = torch.nn.functional.pad(o, (2,) * 4)
         assert any(torch.equal(c, padded[:, i:i + 4, j:j + 4]) for i in range(5) for j in range(5))
+
+
+def test_reduce_keeps_a_class_balanced_subset_and_pools(tmp_path, monkeypatch):
+    monkeypatch.setitem(datamod.VALID_SIZE, "fashion-mnist", 10)
+    _fake_fashion(tmp_path, n_train=110, n_test=20)
+    whole = load("fashion-mnist", tmp_path)
+    small = load("fashion-mnist", tmp_path, subset=23, resolution=14)
+    assert small.split == {"train": 23, "valid": 10, "test": 20, "seed": 0, "train_subset": 23, "resolution": 14}
+    counts = np.bincount(small.y_train.numpy(), minlength=10)
+    assert counts.max() - counts.min() <= 1 and counts.sum() == 23  # balanced, remainder to the low labels
+    assert small.x_train.shape == (23, 1, 14, 14) and small.x_valid.shape == (10, 1, 14, 14)
+    assert torch.equal(small.y_valid, whole.y_valid) and torch.equal(small.y_test, whole.y_test)  # same valid/test
+    assert abs(float(small.x_train.mean())) < 1e-4 and small.augment == Augment(pad=1)
+    assert small.checksum == whole.checksum  # the raw data; the protocol is in `split`
+    again = load("fashion-mnist", tmp_path, subset=23, resolution=14)
+    assert torch.equal(again.x_train, small.x_train)  # seeded: the same subset every time
+    assert datamod.reduce(whole) is whole
+
+
+@pytest.mark.parametrize("kwargs, message", [({"subset": 0}, "--subset must be between 1 and the 90"),
+                                             ({"subset": 91}, "--subset must be"),
+                                             ({"resolution": 10}, "--resolution must divide the 28x28")])
+def test_reduce_rejects_impossible_protocols(tmp_path, monkeypatch, kwargs, message):
+    monkeypatch.setitem(datamod.VALID_SIZE, "fashion-mnist", 10)
+    _fake_fashion(tmp_path, n_train=100, n_test=20)
+    with pytest.raises(UsageError, match=message):
+        load("fashion-mnist", tmp_path, **kwargs)
+
+
+def test_balanced_rows_tops_up_a_short_class():
+    labels = np.array([0] * 2 + [1] * 20)
+    rows = datamod.balanced_rows(labels, 10, 2)
+    assert len(rows) == 10 and (labels[rows] == 0).sum() == 2 and np.all(np.diff(rows) > 0)

@@ -1,11 +1,22 @@
-from surrogate import demo
+import numpy as np
+
+from surrogate import catalog, demo
+from surrogate.campaign import TabularOracle, summarize
+from surrogate.cli import main
+from surrogate.tabular import Table
 
 
-def test_demo_trains_real_networks():
-    archs = demo.SPACE.sample(4, 0)
-    table = demo.build_table(progress=False, archs=archs)
-    assert table.space == "categorical:4x4" and table.n == 4
-    valid = table.metric("valid_acc")
-    assert ((valid > 20) & (valid <= 100)).all()  # far above chance (10%) on digits
-    again = demo.build_table(progress=False, archs=archs[:1])
-    assert again.metric("valid_acc")[0] == valid[0]  # seeded per architecture
+def test_demo_search_shows_bo_ahead_of_random_search(one_torch_thread):
+    table = Table.read(catalog.resolve(demo.DEMO_TABLE))
+    metric = demo.default_metric(table)
+    search = demo.campaign(table, metric)
+    results = {r["strategy"]: r for r in summarize(search.run(table, progress=False),
+                                                   TabularOracle(table, metric, search.report, search.time_column),
+                                                   search)}
+    assert results["bo"]["regret_at"]["50"] < results["rs"]["regret_at"]["50"]
+
+
+def test_demo_refuses_a_missing_table_before_any_work(tmp_path, capsys):
+    assert main(["demo", "--data", str(tmp_path / "no" / "such.h5"), "--out", str(tmp_path / "out")]) == 2
+    assert "no such file, nor a shipped dataset" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

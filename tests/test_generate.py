@@ -188,3 +188,57 @@ def test_shared_study_refuses_another_job(tmp_path, capsys):
             "--no-progress", "--out", str(tmp_path / "S.h5"), "--storage", url, "--study", "g"]
     assert main(args) == 2
     assert "study 'g' was made by a different job (archs: 2 archs there, 3 archs now)" in capsys.readouterr().err
+
+
+def test_repeat_archs_trains_later_seeds_for_the_first_archs_only(tmp_path, capsys):
+    out = tmp_path / "R.h5"
+    small = [*SMALL[:SMALL.index("--archs")], "--archs", "4", "--epochs", "1", "--channels", "4", "--cells", "1",
+             "--no-progress"]
+    assert main([*small, "--seeds", "2", "--repeat-archs", "3", "--test-at-end", "--out", str(out)]) == 0
+    assert "4 archs x 2 seed(s), 7/7" in capsys.readouterr().out
+    table = Table.read(out)
+    second = table.metric("valid_acc", seed=1)
+    assert np.isfinite(second[:3]).all() and np.isnan(second[3])
+    assert np.isfinite(table.metrics["job_seconds"][:, 0]).all()
+    assert table.attrs["training_config"]["repeat_archs"] == 3
+    assert main([*small, "--seeds", "2", "--repeat-archs", "0", "--out", str(tmp_path / "bad.h5")]) == 2
+
+
+def test_protocol_options_reach_the_records(tmp_path, monkeypatch):
+    from tests.test_data import _fake_fashion
+    from surrogate.train import data as datamod
+
+    monkeypatch.setitem(datamod.VALID_SIZE, "fashion-mnist", 20)
+    monkeypatch.setattr(datamod, "FASHION_SYSTEM_DIRS", ())
+    _fake_fashion(tmp_path / "fm", n_train=60, n_test=20)
+    out = tmp_path / "F.h5"
+    assert main(["generate", "--space", "nb201", "--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "fm"),
+                 "--archs", "2", "--epochs", "2", "--channels", "4", "--cells", "1", "--subset", "30",
+                 "--resolution", "7", "--test-at-end", "--batch-size", "16", "--no-progress", "--out", str(out)]) == 0
+    table = Table.read(out)
+    config = table.attrs["training_config"]
+    assert (config["subset"], config["resolution"], config["test_at_end"]) == (30, 7, True)
+    assert config["split"] == {"train": 30, "valid": 20, "test": 20, "seed": 0, "train_subset": 30, "resolution": 7}
+    test_acc = table.metrics["test_acc"]
+    assert np.isnan(test_acc[:, :, 0]).all() and np.isfinite(test_acc[:, :, -1]).all()
+
+
+def test_a_worker_that_finishes_first_says_the_table_is_not_complete(tmp_path, capsys):
+    out = tmp_path / "P.h5"
+    argv = ["generate", "--space", "nb201", "--dataset", "digits", "--archs", "2", "--epochs", "1", "--channels", "2",
+            "--cells", "1", "--no-progress", "--out", str(out)]
+    config, _ = gen.make_config("nb201", "digits", archs="2", epochs=1, channels=2, cells=1)
+    journal = gen.Journal(gen.journal_path(out))
+    journal.bind(config)
+    assert journal.claim((1, 0))  # another live worker (this process) is training pair 1
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "1/2 (arch, seed) records" in captured.out
+    assert "not complete yet: 1 pair(s) are still being trained by other workers" in captured.err
+
+
+def test_binary_archs_file_is_a_usage_error(tmp_path, capsys):
+    blob = tmp_path / "archs.bin"
+    blob.write_bytes(bytes(range(256)) * 4)
+    assert main([*SMALL, "--archs", str(blob), "--out", str(tmp_path / "b.h5")]) == 2
+    assert "not a text file of arch strings" in capsys.readouterr().err

@@ -454,3 +454,44 @@ def test_bench_cli_with_the_supernet_model(tmp_path, capsys):
     bench_table(with_column=False).write(path)
     code, _, err = run_cli([*argv, "--models", "supernet"], capsys)
     assert_one_line_error(code, err, "supernet_acc")
+
+
+def test_train_like_a_generated_table_takes_its_protocol(tmp_path, capsys):
+    table = tmp_path / "gen.h5"
+    assert main(["generate", "--space", "nb201", "--dataset", "digits", "--archs", "2", "--epochs", "1",
+                 "--channels", "2", "--cells", "1", "--batch-size", "64", "--subset", "500", "--resolution", "4",
+                 "--no-progress", "--out", str(table)]) == 0
+    capsys.readouterr()
+    ckpt = tmp_path / "like.pt"
+    code, out, err = run_cli(["supernet", "train", "--like", table, "--epochs", "1", "--cells", "2",
+                              "--no-progress", "--out", ckpt], capsys)
+    assert code == 0, err
+    config = load_checkpoint(ckpt)["config"]
+    assert (config["space"], config["dataset"], config["channels"], config["batch_size"]) == ("nb201", "digits", 2, 64)
+    assert (config["subset"], config["resolution"], config["cells"]) == (500, 4, 2)  # an explicit flag overrides
+    assert load_checkpoint(ckpt)["split"]["train_subset"] == 500
+    code, _, err = run_cli(["supernet", "train", "--like", "nb201", "--epochs", "1", "--out", tmp_path / "x.pt"], capsys)
+    assert_one_line_error(code, err, "records no training protocol")
+    code, _, err = run_cli(["supernet", "train", "--epochs", "1", "--out", tmp_path / "y.pt"], capsys)
+    assert_one_line_error(code, err, "needs --space")
+
+
+def test_estimate_never_overwrites_records_and_replaces_its_own_only_when_asked(trained, tmp_path, capsys):
+    h5 = tmp_path / "t.h5"
+    nb201_table(h5, n=4)
+    before = h5.read_bytes()
+    base = ["supernet", "estimate", trained, "--into", h5, "--calib-batches", "1", "--no-progress"]
+    for column, message in (("valid_acc", "holds records this command did not write"),
+                            ("", "use a plain name"), ("a/b", "use a plain name")):
+        code, _, err = run_cli([*base, "--column", column], capsys)
+        assert_one_line_error(code, err, message)
+        assert h5.read_bytes() == before
+    code, _, err = run_cli(base, capsys)
+    assert code == 0, err
+    written = h5.read_bytes()
+    code, _, err = run_cli(base, capsys)
+    assert_one_line_error(code, err, "pass --overwrite")
+    assert h5.read_bytes() == written
+    code, _, err = run_cli([*base, "--overwrite"], capsys)
+    assert code == 0, err
+    assert np.array_equal(Table.read(h5).metrics["valid_acc"], nb201_table(tmp_path / "fresh.h5", n=4).metrics["valid_acc"])

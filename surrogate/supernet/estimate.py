@@ -90,6 +90,24 @@ def loss_column(column: str) -> str:
     return column[: -len("_acc")] + "_loss" if column.endswith("_acc") else column + "_loss"
 
 
+def check_column(table: Table, column: str, overwrite: bool = False) -> None:
+    """Refuse, before any work, a column name that is not a plain name, or one that already holds
+    records: only a column this command wrote before may be replaced, and only with `overwrite`."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", column or ""):
+        raise UsageError(f"--column {column!r}: use a plain name (letters, digits, _ . -), e.g. supernet_acc")
+    written = set(table.attrs.get("supernet") or {})
+    for name in (column, loss_column(column)):
+        if name not in table.metrics:
+            continue
+        if name != column and column in written or name in written:
+            if not overwrite:
+                raise UsageError(f"column {name!r} holds earlier supernet estimates: pass --overwrite to replace them")
+        else:
+            raise UsageError(f"column {name!r} holds records this command did not write; choose another --column")
+
+
 def write_estimates(table: Table, path: str | Path, column: str, estimates: dict[str, np.ndarray],
                     provenance: dict) -> Table:
     """Add (or replace) `column` (accuracy) and its loss column in `table` and write it to `path`

@@ -44,7 +44,8 @@ def supernet_config(table: Table, dataset: str | None, epochs: int, channels: in
     return SupernetConfig(space=table.space, dataset=dataset, epochs=epochs,
                           channels=channels or int(recorded.get("channels", 16)),
                           cells=cells or int(recorded.get("cells", 5)),
-                          batch_size=batch_size or int(recorded.get("batch_size", 256)), seed=seed, device=device)
+                          batch_size=batch_size or int(recorded.get("batch_size", 256)), seed=seed, device=device,
+                          subset=recorded.get("subset"), resolution=recorded.get("resolution"))
 
 
 def run_strategy(name: str, config: SupernetConfig, data, params: dict) -> dict:
@@ -86,7 +87,8 @@ def retrain(table: Table, arch: np.ndarray, data, device: str) -> dict[str, floa
                                 data.input_shape[0])
         record = train(net, data, epochs=int(config["epochs"]), seed=int(seed), batch_size=int(config["batch_size"]),
                        lr=float(config.get("lr", 0.1)), device=device, momentum=float(config.get("momentum", 0.9)),
-                       weight_decay=float(config.get("weight_decay", 5e-4)), nesterov=bool(config.get("nesterov", True)))
+                       weight_decay=float(config.get("weight_decay", 5e-4)), nesterov=bool(config.get("nesterov", True)),
+                       test_at_end=bool(config.get("test_at_end", False)))
         records.append({k: float(v[-1]) for k, v in record.items()})
     return {k: float(np.nanmean([r[k] for r in records])) for k in records[0]}
 
@@ -114,11 +116,10 @@ def run_campaign(names: list[str], table: Table, metric: str, seeds: int, config
                  progress: bool = True) -> pd.DataFrame:
     """Every (strategy, seed) run; each finished run is kept under `checkpoints`, so a rerun resumes."""
     from surrogate.campaign import TabularOracle
-    from surrogate.train.data import load
 
     space = get_space(table.space)
     oracle = TabularOracle(table, metric, report)
-    data = load(config.dataset, data_dir)
+    data = config.load_data(data_dir)
     rows = []
     runs = [(name, seed) for name in names for seed in range(seeds)]
     for name, seed in tqdm(runs, desc="weight sharing", unit="run", disable=not progress, dynamic_ncols=True):

@@ -53,6 +53,8 @@ class SupernetConfig:
     paths_per_step: int = 1
     seed: int = 0
     device: str = "cpu"
+    subset: int | None = None
+    resolution: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "channels", "cells", "batch_size", "paths_per_step"):
@@ -61,6 +63,12 @@ class SupernetConfig:
         if not self.lr > 0:
             raise UsageError(f"lr must be > 0, got {self.lr}")
         get_space(self.space)
+
+    def load_data(self, data_dir: str | None = None) -> Data:
+        """The dataset under this config's protocol (train subset, resolution)."""
+        from surrogate.train.data import load
+
+        return load(self.dataset, data_dir, self.subset, self.resolution)
 
     def build(self, data: Data) -> Supernet:
         return build_supernet(self.space, self.channels, self.cells, data.num_classes, data.input_shape[0])

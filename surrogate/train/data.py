@@ -12,7 +12,9 @@ or days are comparable:
   random crop with padding 4 and horizontal flip (NB201's).
 
 The carve is a permutation with seed `SPLIT_SEED`; pixels are normalised per channel by the mean and
-std of the *train* split. `checksum` is a sha256 of the raw arrays as read (uint8 images, int64
+std of the *train* split. A cheaper *protocol* (`reduce`) may keep a class-balanced subset of the
+train split (valid and test stay whole, so records stay comparable) and average-pool every image to
+a lower resolution; both are recorded in `split`. `checksum` is a sha256 of the raw arrays as read (uint8 images, int64
 labels, official train part then test part), so a record can name exactly what it was trained on.
 """
 
@@ -83,6 +85,7 @@ class Data:
     num_classes: int
     checksum: str
     augment: Augment = Augment()
+    protocol: tuple[tuple[str, int], ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -91,7 +94,8 @@ class Data:
     @property
     def split(self) -> dict:
         """What a record needs to name the split: sizes and the carve's seed."""
-        return {"train": len(self.y_train), "valid": len(self.y_valid), "test": len(self.y_test), "seed": SPLIT_SEED}
+        return {"train": len(self.y_train), "valid": len(self.y_valid), "test": len(self.y_test), "seed": SPLIT_SEED,
+                **dict(self.protocol)}
 
     def to(self, device: str | torch.device, memory_format: torch.memory_format = torch.contiguous_format) -> "Data":
         """The same data on `device` (images in `memory_format`, e.g. channels_last on CUDA)."""
@@ -101,11 +105,64 @@ class Data:
         return replace(self, **move)
 
 
-def load(name: str, data_dir: str | Path | None = None) -> Data:
-    """The dataset `name` (`digits`, `fashion-mnist`, `cifar10`); UsageError when it is missing."""
+def load(name: str, data_dir: str | Path | None = None, subset: int | None = None,
+         resolution: int | None = None) -> Data:
+    """The dataset `name` (`digits`, `fashion-mnist`, `cifar10`), cut down by `reduce` when `subset`
+    or `resolution` is given; UsageError when it is missing."""
     if name not in DATASETS:
         raise UsageError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})")
-    return DATASETS[name](Path(data_dir).expanduser() if data_dir else None)
+    return reduce(DATASETS[name](Path(data_dir).expanduser() if data_dir else None), subset, resolution)
+
+
+def reduce(data: Data, subset: int | None = None, resolution: int | None = None) -> Data:
+    """A cheaper training protocol on the same data.
+
+    `subset`: keep that many training images, class-balanced (an equal share of every class, the
+    remainder to the lowest labels), drawn with `SPLIT_SEED`; valid and test stay whole. `resolution`:
+    average-pool every image to `resolution` x `resolution` (the side must divide the image's: 28 ->
+    14 or 7), re-normalised by the train split, with the crop padding scaled alike."""
+    if subset is None and resolution is None:
+        return data
+    x_train, y_train, x_valid, x_test, augment = data.x_train, data.y_train, data.x_valid, data.x_test, data.augment
+    protocol = dict(data.protocol)
+    if subset is not None:
+        if not 0 < subset <= len(y_train):
+            raise UsageError(f"--subset must be between 1 and the {len(y_train)} training images of {data.name}, "
+                             f"got {subset}")
+        rows = torch.from_numpy(balanced_rows(y_train.numpy(), subset, data.num_classes))
+        x_train, y_train = x_train[rows], y_train[rows]
+        protocol["train_subset"] = subset
+    if resolution is not None:
+        side = x_train.shape[-1]
+        if resolution < 1 or side % resolution or x_train.shape[-2] != side:
+            raise UsageError(f"--resolution must divide the {side}x{side} images of {data.name} (e.g. {side // 2}), "
+                             f"got {resolution}")
+        pool = side // resolution
+        x_train, x_valid, x_test = (torch.nn.functional.avg_pool2d(x, pool) for x in (x_train, x_valid, x_test))
+        mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
+        std = x_train.std(dim=(0, 2, 3), keepdim=True)
+        x_train, x_valid, x_test = ((x - mean) / std for x in (x_train, x_valid, x_test))
+        augment = replace(augment, pad=round(augment.pad / pool))
+        protocol["resolution"] = resolution
+    return replace(data, x_train=x_train.contiguous(), y_train=y_train, x_valid=x_valid.contiguous(),
+                   x_test=x_test.contiguous(), augment=augment, protocol=tuple(sorted(protocol.items())))
+
+
+def balanced_rows(labels: np.ndarray, n: int, num_classes: int) -> np.ndarray:
+    """Sorted indices of n rows of `labels`, an equal share of each class (the first n % K classes
+    get one more; a class with too few rows gives all it has and the rest is topped up at random),
+    drawn by a permutation seeded with `SPLIT_SEED`."""
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
+    quota = np.full(num_classes, n // num_classes) + (np.arange(num_classes) < n % num_classes)
+    ranked = labels[order]
+    rank_in_class = np.empty(len(labels), np.int64)
+    for c in range(num_classes):  # K classes, vectorised within each
+        mine = ranked == c
+        rank_in_class[mine] = np.arange(mine.sum())
+    chosen = rank_in_class < quota[ranked]
+    if chosen.sum() < n:  # a short class: top up from the remaining rows in the same seeded order
+        chosen[np.flatnonzero(~chosen)[:n - chosen.sum()]] = True
+    return np.sort(order[chosen])
 
 
 # --- the datasets ---------------------------------------------------------------------------------
