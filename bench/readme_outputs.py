@@ -74,12 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(marker.group(3) for _, _, marker in blocks(text)))
         return 0
-    for start, end, marker in reversed(blocks(text)):  # from the bottom, so earlier line numbers stay valid
+    rendered = []
+    for start, end, marker in blocks(text):  # in README order: a later block may use an earlier one's files
         command = marker.group(3)
         if args.only and args.only not in command:
             continue
         print(f"running: {command}", file=sys.stderr)
-        lines[start:end] = render(marker)
+        rendered.append((start, end, render(marker)))
+    for start, end, new in reversed(rendered):  # from the bottom, so earlier line numbers stay valid
+        lines[start:end] = new
     README.write_text("\n".join(lines) + "\n")
     return 0
 

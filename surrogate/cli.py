@@ -72,7 +72,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
                          r["checksum"][:19] + "…") for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
-        print("  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
+        print("  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
     print()
     for r in rows:
         print(f"{r['name']}: {r['source']}")
@@ -101,7 +101,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
                      *(f"{m[k]:.4g}" for k in ("min", "median", "max"))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        print("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        print(("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))).rstrip())
     for key in ("training_config", "provenance"):
         value = table.attrs.get(key)
         if value:

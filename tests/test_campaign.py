@@ -177,3 +177,17 @@ def test_short_campaign_reports_regret_and_refuses_a_foreign_folder(tmp_path, ca
     assert main(["search", str(path), "--metric", "valid_acc", "--strategies", "rs", "--budget", "10", "--seeds", "2",
                  "--out", str(out), "--no-progress"]) == 2
     assert "holds another campaign" in capsys.readouterr().err
+
+
+def test_every_strategy_stays_inside_a_partial_table(one_torch_thread):
+    from surrogate.campaign import Campaign, TabularOracle
+    from surrogate.catalog import resolve
+    from surrogate.tabular import Table
+
+    table = Table.read(resolve("nb201-digits"))  # 1,000 of NB201's 6,466 classes
+    campaign = Campaign(metric="valid_acc", strategies=["bo", "re", "ls", "rs", "reinforce", "tpe"], budget=25,
+                        seeds=1, init=5)
+    trajectories = campaign.run(table, progress=False)
+    assert len(trajectories) == 6 * 25
+    rows = TabularOracle(table, "valid_acc").rows(TabularOracle(table, "valid_acc").space.parse_many(trajectories.arch))
+    assert len(rows) == len(trajectories)  # every asked architecture (or an isomorph) is in the table

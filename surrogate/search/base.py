@@ -55,7 +55,7 @@ class Strategy:
             raise UsageError(f"every architecture class of {self.space.spec} has been asked for")
         arch = self.space.check(self.propose())
         key = self._key(arch)
-        if key in self._seen or key in self._pending:  # a subclass slipped: fall back to a fresh random one
+        if not self.is_new(arch[None])[0]:  # a subclass slipped (seen, pending, outside the domain): a fresh random one
             arch = self.random_unseen(1)[0]
             key = self._key(arch)
         self._pending[key] = arch

@@ -38,7 +38,7 @@ class TPESearch(Strategy):
     the tells spread out. Optuna knows nothing of isomorphism: a proposal whose class is already
     seen is told the value known for that class (or fails, when that value is pending or NaN) and
     TPE is asked again, up to `retries` times; then a random new architecture is enqueued as the
-    trial. Told architectures that were never asked (a runner's initial design) are added to the
+    trial; a proposal outside a restricted domain (`restrict`) fails likewise. Told architectures that were never asked (a runner's initial design) are added to the
     study as completed trials. `n_startup_trials` and `n_ei_candidates` are TPE's own.
     """
 
@@ -69,10 +69,10 @@ class TPESearch(Strategy):
                 trial = self.study.ask()
                 arch = self._arch(trial)
                 key = self._key(arch)
-                if key not in self._seen and key not in self._pending:
+                if self.is_new(arch[None])[0]:
                     self._trials[key] = trial
                     return arch
-                value = self._known.get(key, np.nan)
+                value = self._known.get(key, np.nan)  # NaN also outside a restricted domain: a failed trial
                 if np.isfinite(value):
                     self.study.tell(trial, value)
                 else:
