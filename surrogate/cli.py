@@ -366,13 +366,12 @@ def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
 
     from surrogate.generate import default_threads
     from surrogate.importer import file_sha256
+    from surrogate.catalog import SHIPPED
     from surrogate.supernet.estimate import check_column, estimate, loss_column, write_estimates
     from surrogate.supernet.spos import load_supernet
     from surrogate.tabular import Table
     from surrogate.train.data import load
     from surrogate.train.trainer import resolve_device
-
-    from surrogate.catalog import SHIPPED
 
     if args.into in SHIPPED and not os.path.exists(args.into):
         raise UsageError(f"--into {args.into}: a shipped dataset is read-only; copy it first "
@@ -450,7 +449,7 @@ def _check_output_file(out, inputs: Sequence[str] = ()) -> None:
         raise UsageError(f"--out {out}: is one of the inputs; choose another file")
     if out.is_dir():
         raise UsageError(f"--out {out}: is a folder, expected a file")
-    _check_output_folder(out.parent if str(out.parent) else Path("."), flag=f"--out {out}")
+    _check_output_folder(out.parent, flag=f"--out {out}")
 
 
 def _check_output_folder(out, flag: str = "") -> None:

@@ -24,7 +24,7 @@ GENERATE = {"space": "nb201", "dataset": "digits", "archs": "4", "unique": True,
             "batch_size": 64}
 
 
-def benchmark(table: Table, metric: str) -> PredictorBenchmark:
+def benchmark(metric: str) -> PredictorBenchmark:
     return PredictorBenchmark(metric=metric, models=["gp", "rf", "mlp"], encodings=["onehot", "path"],
                               train_sizes=[20, 50, 100], test_size=300, seeds=3)
 
@@ -49,7 +49,7 @@ def run(table: Table, source: str, out: Path, command: str, progress: bool = Tru
     from surrogate.generate import generate, make_config
 
     metric = default_metric(table)
-    bench = benchmark(table, metric)
+    bench = benchmark(metric)
     start = time.perf_counter()
     results = bench.run(table, progress=progress)
     write_report(bench, table, results, out / "predictors", source, command, time.perf_counter() - start)

@@ -38,8 +38,9 @@ class TPESearch(Strategy):
     the tells spread out. Optuna knows nothing of isomorphism: a proposal whose class is already
     seen is told the value known for that class (or fails, when that value is pending or NaN) and
     TPE is asked again, up to `retries` times; then a random new architecture is enqueued as the
-    trial; a proposal outside a restricted domain (`restrict`) fails likewise. Told architectures that were never asked (a runner's initial design) are added to the
-    study as completed trials. `n_startup_trials` and `n_ei_candidates` are TPE's own.
+    trial; a proposal outside a restricted domain (`restrict`) fails likewise. Told architectures
+    that were never asked (a runner's initial design) are added to the study as completed trials.
+    `n_startup_trials` and `n_ei_candidates` are TPE's own.
     """
 
     name = "tpe"
