@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from surrogate import __version__
+from surrogate._io import atomic_write, run_record, save_figure
 from surrogate.encodings import get_encoding
 from surrogate.errors import UsageError
 from surrogate.features import feature_matrix
 from surrogate.metrics import METRIC_NAMES, prediction_metrics
-from surrogate.models import get as get_model
+from surrogate.models import get_model
 from surrogate.spaces import get_space
 from surrogate.splits import disjoint_splits
 from surrogate.tabular import Table
@@ -80,7 +80,7 @@ class PredictorBenchmark:
                 for model_name, encoding, x in runs:
                     for n in self.train_sizes:
                         train = train_sets[n]
-                        model = ColumnEstimate() if model_name == SUPERNET else get_model(model_name, random_state=seed)
+                        model = ColumnEstimate() if model_name == SUPERNET else get_model(model_name, seed=seed)
                         start = time.perf_counter()
                         model.fit(x[train], y[train])
                         fitted = time.perf_counter()
@@ -165,8 +165,7 @@ def plot_kendall_tau(summary: pd.DataFrame, path: Path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_report(bench: PredictorBenchmark, table: Table, results: pd.DataFrame, out: Path, source: str,
@@ -174,19 +173,19 @@ def write_report(bench: PredictorBenchmark, table: Table, results: pd.DataFrame,
     """results.csv, summary.md, kendall_tau.png and run.json under `out`; returns the summary."""
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(results)
-    results.to_csv(out / "results.csv", index=False)
-    run = {"package_version": __version__, "command": command, "input": source, "input_checksum": table.checksum(),
-           "space": table.space, "dataset": table.attrs.get("dataset"), "metric": bench.metric,
-           "seeds": list(range(bench.seeds)), "test_size": bench.test_size, "train_sizes": bench.train_sizes,
-           "models": bench.models, "encodings": bench.encodings, "features": bench.features,
-           "split": "isomorphism-disjoint (one architecture per canonical class; nested training sets)",
-           "seconds": round(seconds, 2)}
-    (out / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    atomic_write(out / "results.csv", results.to_csv(index=False))
+    run = run_record(command, source, table.checksum(), range(bench.seeds),
+                     space=table.space, dataset=table.attrs.get("dataset"), metric=bench.metric,
+                     test_size=bench.test_size, train_sizes=bench.train_sizes, models=bench.models,
+                     encodings=bench.encodings, features=bench.features,
+                     split="isomorphism-disjoint (one architecture per canonical class; nested training sets)",
+                     seconds=round(seconds, 2))
+    atomic_write(out / "run.json", json.dumps(run, indent=2) + "\n")
     title = f"{table.attrs.get('dataset') or table.space}: {bench.metric}"
     text = [f"# Predictor benchmark: {title}", "",
             f"{bench.seeds} seeds, test size {bench.test_size}, isomorphism-disjoint splits"
             + (f", extra features: {', '.join(bench.features)}" if bench.features else "") + ".",
             f"Mean over seeds (± std for Kendall tau). Command: `{command}`", "", markdown_table(summary), ""]
-    (out / "summary.md").write_text("\n".join(text))
+    atomic_write(out / "summary.md", "\n".join(text))
     plot_kendall_tau(summary, out / "kendall_tau.png", title)
     return summary

@@ -21,9 +21,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from surrogate import __version__
+from surrogate._io import atomic_write, run_record, save_figure
 from surrogate.errors import UsageError
-from surrogate.search import STRATEGIES, strategy_class
-from surrogate.spaces import Space, get_space
+from surrogate.search import STRATEGIES, get_strategy
+from surrogate.spaces import ENUMERATE_LIMIT, Space, get_space
 from surrogate.tabular import Table
 
 TRAJECTORY_COLUMNS = ("strategy", "seed", "step", "arch", "value", "best_so_far", "regret", "simulated_seconds")
@@ -58,7 +59,7 @@ class TabularOracle:
     def covers_space(self) -> bool:
         """Does the table hold every isomorphism class of its space (so strategies may roam freely)?"""
         space = self.space
-        return space.size <= 5_000_000 and len(np.unique(space.canonical_ids(space.enumerate()))) == len(self.class_ids)
+        return space.size <= ENUMERATE_LIMIT and len(np.unique(space.canonical_ids(space.enumerate()))) == len(self.class_ids)
 
     def rows(self, archs: np.ndarray) -> list[int | list[int]]:
         """Row of each arch, or the rows of its isomorphism class when the arch itself is absent."""
@@ -131,8 +132,7 @@ class Campaign:
     def validate(self, table: Table) -> TabularOracle:
         """Fail fast, before any work, on names or sizes that cannot run."""
         for name in self.strategies:
-            if name not in STRATEGIES:
-                raise UsageError(f"unknown strategy {name!r} (known: {', '.join(STRATEGIES)})")
+            STRATEGIES[name]  # unknown name -> UsageError
         if len(set(self.strategies)) != len(self.strategies):
             raise UsageError("a strategy is named twice")
         if self.budget < 1 or self.seeds < 1 or self.init < 1 or self.batch < 1 or self.validate_top < 0:
@@ -144,7 +144,7 @@ class Campaign:
         if self.budget > n_classes:
             raise UsageError(f"budget {self.budget} exceeds the {n_classes} distinct architectures of the table")
         for name in self.strategies:
-            strategy_class(name)(table.space, seed=0, **self.params_for(name))  # bad model/encoding/acq fail here
+            get_strategy(name, table.space, seed=0, **self.params_for(name))  # bad model/encoding/acq fail here
         return oracle
 
     def key(self, table: Table, strategy: str, seed: int) -> str:
@@ -156,7 +156,7 @@ class Campaign:
     def run_one(self, oracle: TabularOracle, strategy: str, seed: int, step_done=None) -> pd.DataFrame:
         """One strategy under one seed: `budget` queries, asked `batch` at a time."""
         table = oracle.table
-        search = strategy_class(strategy)(table.space, seed=seed, **self.params_for(strategy))
+        search = get_strategy(strategy, table.space, seed=seed, **self.params_for(strategy))
         if not oracle.covers_space:
             search.restrict(table.archs)
         rows, best, clock, spent = [], -math.inf, 0.0, 0.0
@@ -200,16 +200,9 @@ class Campaign:
                 else:
                     frame = self.run_one(oracle, strategy, seed, step_done=bar.update)
                     if saved:
-                        _write_atomic(saved, frame.to_csv(index=False))
+                        atomic_write(saved, frame.to_csv(index=False))
                 frames.append(frame)
         return pd.concat(frames, ignore_index=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 # --- summaries ------------------------------------------------------------------------------------
@@ -314,8 +307,7 @@ def plot_regret(trajectories: pd.DataFrame, path: Path, title: str, clock: bool)
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_report(campaign: Campaign, table: Table, trajectories: pd.DataFrame, out: Path, source: str,
@@ -324,20 +316,19 @@ def write_report(campaign: Campaign, table: Table, trajectories: pd.DataFrame, o
     oracle = TabularOracle(table, campaign.metric, campaign.report, campaign.time_column)
     results = summarize(trajectories, oracle, campaign)
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out / "trajectories.csv", trajectories[list(TRAJECTORY_COLUMNS)].to_csv(index=False))
-    run = {"package_version": __version__, "command": command, "input": source, "input_checksum": table.checksum(),
-           "space": table.space, "dataset": table.attrs.get("dataset"), "optimum": oracle.optimum,
-           "seeds": list(range(campaign.seeds)), "campaign": asdict(campaign),
-           "strategy_params": {s: campaign.params_for(s) for s in campaign.strategies},
-           "oracle": "tabular lookup (an architecture's own record; its isomorphism class mean when absent)",
-           "seconds": round(seconds, 2), "results": results}
-    _write_atomic(out / "run.json", json.dumps(run, indent=2) + "\n")
+    atomic_write(out / "trajectories.csv", trajectories[list(TRAJECTORY_COLUMNS)].to_csv(index=False))
+    run = run_record(command, source, table.checksum(), range(campaign.seeds),
+                     space=table.space, dataset=table.attrs.get("dataset"), optimum=oracle.optimum,
+                     campaign=asdict(campaign), strategy_params={s: campaign.params_for(s) for s in campaign.strategies},
+                     oracle="tabular lookup (an architecture's own record; its isomorphism class mean when absent)",
+                     seconds=round(seconds, 2), results=results)
+    atomic_write(out / "run.json", json.dumps(run, indent=2) + "\n")
     title = f"{table.attrs.get('dataset') or table.space}: {campaign.metric}"
     text = [f"# Search campaign: {title}", "",
             f"{campaign.seeds} seeds x {campaign.budget} queries, table optimum {oracle.optimum:g}. "
             "Regret = optimum - best found; mean over seeds. A run that never found the optimum counts "
             f"as {campaign.budget + 1} queries (budget + 1) in the median.", f"Command: `{command}`", "",
             markdown_summary(results, campaign), ""]
-    _write_atomic(out / "summary.md", "\n".join(text))
+    atomic_write(out / "summary.md", "\n".join(text))
     plot_regret(trajectories, out / "regret.png", title, clock=oracle.seconds is not None)
     return json_document(campaign.metric, oracle.optimum, results)

@@ -256,7 +256,7 @@ def _search_weight_sharing(args: argparse.Namespace, table, names: list[str], pl
 
     import torch
 
-    from surrogate.generate import default_threads
+    from surrogate._io import default_threads
     from surrogate.supernet import search
 
     config, params, oracle = plan["config"], plan["params"], plan["oracle"]
@@ -323,7 +323,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_supernet_train(args: argparse.Namespace) -> int:
     import torch
 
-    from surrogate.generate import default_threads
+    from surrogate._io import default_threads
     from surrogate.supernet.spos import SupernetConfig, train_supernet
     from surrogate.train.trainer import resolve_device
 
@@ -364,7 +364,7 @@ def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
     import torch
     from scipy import stats
 
-    from surrogate.generate import default_threads
+    from surrogate._io import default_threads
     from surrogate.importer import file_sha256
     from surrogate.catalog import SHIPPED
     from surrogate.supernet.estimate import check_column, estimate, loss_column, write_estimates

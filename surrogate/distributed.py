@@ -38,6 +38,7 @@ import optuna
 import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
+from surrogate._io import quiet_optuna
 from surrogate.errors import UsageError
 from surrogate.optuna import SurrogateSampler, suggest_arch
 from surrogate.spaces import Space, get_space
@@ -70,11 +71,11 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
                 failure = err
                 break
     reason = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
-    raise UsageError(f"cannot open storage {_without_password(url)!r}: {reason.replace(url, _without_password(url))}")
+    raise UsageError(f"cannot open storage {without_password(url)!r}: {reason.replace(url, without_password(url))}")
 
 
-def _without_password(url: str) -> str:
-    """The URL as it may appear in an error message (no password)."""
+def without_password(url: str) -> str:
+    """The URL as it may appear in an error message or a provenance record (password as ***)."""
     try:
         return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
     except Exception:
@@ -123,11 +124,9 @@ def run_worker(table_path: str, metric: str, strategy: str, storage: str, study_
         nonlocal completed
         completed += trial.state == TrialState.COMPLETE
 
-    quiet = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
+    with quiet_optuna():
         while True:
-            _fail_stale(study)
+            fail_stale(study)
             states = [t.state for t in study.get_trials(deepcopy=False, states=_LIVE)]
             if states.count(TrialState.COMPLETE) >= budget:
                 return completed
@@ -135,8 +134,6 @@ def run_worker(table_path: str, metric: str, strategy: str, storage: str, study_
                 time.sleep(POLL_SECONDS)  # the rest of the budget is running elsewhere
                 continue
             study.optimize(objective, n_trials=1, callbacks=[count])
-    finally:
-        optuna.logging.set_verbosity(quiet)
 
 
 class _Lookup:
@@ -164,11 +161,10 @@ def _surplus(study: optuna.Study, number: int, budget: int) -> bool:
     return sum(t.number < number for t in earlier) >= budget
 
 
-def _fail_stale(study: optuna.Study) -> None:
+def fail_stale(study: optuna.Study) -> None:
     """Fail trials whose worker stopped beating (runs the retry callback); Optuna only does this
-    when a worker starts a trial, and idle workers must notice too."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    when a worker starts a trial, and idle workers must notice too (here and in `surrogate generate`)."""
+    with quiet_optuna():
         optuna.storages.fail_stale_trials(study)
 
 

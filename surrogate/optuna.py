@@ -40,7 +40,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from surrogate.errors import UsageError
-from surrogate.search import Strategy, get_strategy, strategy_class
+from surrogate.search import STRATEGIES, Strategy, get_strategy
 from surrogate.spaces import CategoricalSpace, Space, get_space
 
 #: system attr holding the arch (choice indices) a trial was given, written before it is used.
@@ -52,12 +52,7 @@ _MAX_CLAIMS = 20
 # --- the user side ------------------------------------------------------------------------------
 def param_names(space: Space | str) -> list[str]:
     """Optuna parameter name of each decision of `space` (they sort in decision order)."""
-    space = get_space(space)
-    edges = getattr(space, "edges", None)
-    if edges is not None and len(edges) == space.num_decisions:
-        return [f"edge_{dst}_{src}" for dst, src in edges]
-    width = len(str(space.num_decisions - 1))
-    return [f"d{i:0{width}d}" for i in range(space.num_decisions)]
+    return get_space(space).decision_names
 
 
 def distributions(space: Space | str) -> dict[str, CategoricalDistribution]:
@@ -90,7 +85,7 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
 
     def __init__(self, strategy: str = "bo", space: Space | str | None = None, seed: int | None = None,
                  **strategy_params: Any):
-        strategy_class(strategy)  # unknown name -> UsageError now, not at the first trial
+        STRATEGIES[strategy]  # unknown name -> UsageError now, not at the first trial
         self.strategy_name = strategy
         self.strategy_params = strategy_params
         self.space = None if space is None else get_space(space)
@@ -199,8 +194,7 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
                     self._told.add(t.number)
             else:
                 pending[key] = arch
-        seen = self.strategy._seen
-        self.strategy._pending = {k: a for k, a in pending.items() if k not in seen}
+        self.strategy.set_pending(np.stack(list(pending.values())) if pending else None)
 
     # --- archs of trials ----------------------------------------------------------------------
     def _arch_of(self, t: FrozenTrial) -> np.ndarray | None:

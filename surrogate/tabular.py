@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from surrogate import __version__
+from surrogate._io import atomic_path
 from surrogate.errors import UsageError
 
 SCHEMA_VERSION = 1
@@ -112,36 +111,22 @@ class Table:
 
     # --- files ----------------------------------------------------------------------------------
     def write(self, path: str | Path) -> None:
-        """Write atomically: a temp file in the same folder, fsync, then rename over `path`."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make shared datasets unreadable
-        try:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["schema_version"] = SCHEMA_VERSION
-                f.attrs["space"] = self.space
-                f.attrs["package_version"] = __version__
-                f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-                f.attrs["checksum"] = self.checksum()
-                f.attrs["metric_names"] = json.dumps(list(self.metrics))  # HDF5 groups forget order
-                for key, value in self.attrs.items():
-                    if key not in ("schema_version", "space", "package_version", "created", "checksum", "metric_names"):
-                        f.attrs[key] = json.dumps(value) if key in _JSON_ATTRS or not isinstance(value, str) else value
-                f.create_dataset("archs", data=self.archs, compression="gzip", shuffle=True)
-                f.create_dataset("arch_strings", data=self.arch_strings.astype(object), dtype=h5py.string_dtype())
-                group = f.create_group("metrics")
-                for name, values in self.metrics.items():
-                    group.create_dataset(name, data=values, compression="gzip", shuffle=True)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        """Write atomically (`_io.atomic_path`): a killed write never leaves half a table."""
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+            f.attrs["schema_version"] = SCHEMA_VERSION
+            f.attrs["space"] = self.space
+            f.attrs["package_version"] = __version__
+            f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            f.attrs["checksum"] = self.checksum()
+            f.attrs["metric_names"] = json.dumps(list(self.metrics))  # HDF5 groups forget order
+            for key, value in self.attrs.items():
+                if key not in ("schema_version", "space", "package_version", "created", "checksum", "metric_names"):
+                    f.attrs[key] = json.dumps(value) if key in _JSON_ATTRS or not isinstance(value, str) else value
+            f.create_dataset("archs", data=self.archs, compression="gzip", shuffle=True)
+            f.create_dataset("arch_strings", data=self.arch_strings.astype(object), dtype=h5py.string_dtype())
+            group = f.create_group("metrics")
+            for name, values in self.metrics.items():
+                group.create_dataset(name, data=values, compression="gzip", shuffle=True)
 
     @classmethod
     def read(cls, path: str | Path) -> "Table":

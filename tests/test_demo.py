@@ -1,4 +1,3 @@
-import numpy as np
 
 from surrogate import catalog, demo
 from surrogate.campaign import TabularOracle, summarize

@@ -170,7 +170,7 @@ def test_shared_study_with_two_workers_exports_every_pair_once(tmp_path):
 def test_shared_study_retries_the_pair_of_a_dead_worker(tmp_path, monkeypatch):
     import time
 
-    monkeypatch.setattr(gen, "HEARTBEAT_SECONDS", 1)  # stale after 2 s without a beat
+    monkeypatch.setattr(gen.shared, "HEARTBEAT_SECONDS", 1)  # stale after 2 s without a beat
     config, data, url = _shared(tmp_path, archs="3")
     study = gen.open_shared(config, url, "g")
     lost = study.ask()  # a worker takes a pair, beats once, and dies

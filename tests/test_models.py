@@ -5,7 +5,7 @@ from scipy.stats import kendalltau
 from sklearn.base import clone
 
 from surrogate.errors import UsageError
-from surrogate.models import MODELS, get
+from surrogate.models import MODELS, get_model
 from surrogate.models.botorch_adapter import PredictorModel
 
 
@@ -21,7 +21,7 @@ def synthetic(n=120, d=12, seed=0):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_fit_predict_shapes_and_signal(name):
     X, y = synthetic()
-    model = get(name, random_state=0).fit(X[:80], y[:80])
+    model = get_model(name, seed=0).fit(X[:80], y[:80])
     mean, std = model.predict(X[80:])
     assert mean.shape == std.shape == (40,)
     assert mean.dtype == std.dtype == np.float64
@@ -30,20 +30,20 @@ def test_fit_predict_shapes_and_signal(name):
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_deterministic_under_random_state_and_clonable(name):
+def test_deterministic_under_seed_and_clonable(name):
     X, y = synthetic(n=60, seed=1)
-    a = get(name, random_state=3).fit(X[:40], y[:40]).predict(X[40:])
-    b = get(name, random_state=3).fit(X[:40], y[:40]).predict(X[40:])
+    a = get_model(name, seed=3).fit(X[:40], y[:40]).predict(X[40:])
+    b = get_model(name, seed=3).fit(X[:40], y[:40]).predict(X[40:])
     np.testing.assert_allclose(a[0], b[0], rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(a[1], b[1], rtol=1e-5, atol=1e-8)
-    model = get(name, random_state=3)
+    model = get_model(name, seed=3)
     twin = clone(model)
     assert twin.get_params() == model.get_params() and not hasattr(twin, "model_")
 
 
 def test_unknown_model():
     with pytest.raises(UsageError, match="known: gp, rf, svr, mlp"):
-        get("xgboost")
+        get_model("xgboost")
 
 
 @pytest.mark.parametrize("name", ["rf", "mlp", "gp"])
@@ -51,7 +51,7 @@ def test_botorch_adapter_with_log_ei(name):
     from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
 
     X, y = synthetic(n=80, seed=2)
-    model = PredictorModel(get(name, random_state=0).fit(X[:60], y[:60]))
+    model = PredictorModel(get_model(name, seed=0).fit(X[:60], y[:60]))
     candidates = torch.tensor(X[60:], dtype=torch.float64).unsqueeze(1)  # (b, q=1, d)
     log_ei = LogExpectedImprovement(model, best_f=float(y[:60].max()))(candidates)
     ucb = UpperConfidenceBound(model, beta=4.0)(candidates)

@@ -131,3 +131,23 @@ def test_check_rejects_out_of_range():
         NB201Space().check([0, 0, 0, 0, 0, 5])
     with pytest.raises(UsageError):
         NB201Space().check([0, 0, 0])
+
+
+def test_spaces_are_built_once_per_spec():
+    """A campaign asks for its space once per run: NB201's isomorphism table must not be rebuilt."""
+    assert get_space("nb201") is get_space(" nb201 ")
+    assert get_space("categorical:3,3") is get_space("categorical:2x3")
+
+
+def test_space_abilities_are_declared():
+    from surrogate.spaces import CellSpace, Space
+
+    assert isinstance(get_space("nb201"), CellSpace) and not isinstance(get_space("categorical:8x3"), CellSpace)
+
+    class Half(Space):  # a space without parse/format/from_spec is not a space
+        kind, spec, choices = "half", "half", (("a", "b"),)
+
+    with pytest.raises(TypeError):
+        Half()
+    assert get_space("nb201").decision_names[0] == "edge_1_0"
+    assert get_space("categorical:12x2").decision_names[:2] == ["d00", "d01"]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from surrogate import tabular
+from surrogate import _io
 from surrogate.errors import UsageError
 from surrogate.tabular import Table, describe
 
@@ -117,7 +117,7 @@ def test_crash_during_write_keeps_the_old_file(tmp_path, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(tabular.os, "replace", explode)
+    monkeypatch.setattr(_io.os, "replace", explode)
     with pytest.raises(RuntimeError):
         make_table(seed=2).write(path)
     assert path.read_bytes() == before

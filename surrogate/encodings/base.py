@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from surrogate.errors import UsageError
-from surrogate.spaces import Space
+from surrogate.spaces import CellSpace, Space
 
 
-class Encoding:
+class Encoding(ABC):
     """An encoding bound to one space. Calling it encodes many architectures at once.
 
     `names` labels the output columns (useful in tables and for feature importances).
@@ -20,6 +22,13 @@ class Encoding:
     def __init__(self, space: Space):
         self.space = space
 
+    @classmethod
+    def from_spec(cls, space: Space, argument: str) -> "Encoding":
+        """The encoding named `<name>:<argument>` on the command line; plain encodings take none."""
+        if argument:
+            raise UsageError(f"encoding {cls.name!r} takes no argument")
+        return cls(space)
+
     @property
     def dim(self) -> int:
         return len(self.names)
@@ -28,8 +37,9 @@ class Encoding:
         a = np.atleast_2d(self.space.check(archs))
         return self.encode(a)
 
+    @abstractmethod
     def encode(self, archs: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """(n, d) checked architectures -> (n, dim) float matrix."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, space={self.space.spec!r}, dim={self.dim})"
@@ -37,5 +47,5 @@ class Encoding:
 
 def require_cell(space: Space, encoding: str) -> None:
     """Cell encodings need the space's node-op DAG view; say so clearly when it has none."""
-    if not hasattr(space, "dag"):
+    if not isinstance(space, CellSpace):
         raise UsageError(f"encoding {encoding!r} needs a cell space (a DAG of ops); {space.spec} is not one — use onehot")

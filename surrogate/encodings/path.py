@@ -31,7 +31,7 @@ class Path(Encoding):
         possible = space.dag_possible
         v = possible.shape[0]
         self._routes = [r for r in _routes(possible, 0, v - 1)]
-        identity = set(getattr(space, "dag_identity", ()))
+        identity = set(space.dag_identity)
         real = [op for op in space.dag_ops if op not in identity]
         # maps a DAG op index to its index among the real (non-identity) ops, -1 for identities
         self._real_index = np.array([real.index(op) if op in real else -1 for op in space.dag_ops], dtype=np.int64)
@@ -52,6 +52,15 @@ class Path(Encoding):
         self.names = [names[c] for c in self._columns]
         if keep is not None:
             self.name = f"path-truncated:{keep}"
+
+    @classmethod
+    def truncated(cls, space: Space, argument: str) -> "Path":
+        """`path-truncated:K`: the K most frequent paths only."""
+        try:
+            keep = int(argument)
+        except ValueError:
+            raise UsageError(f"path-truncated needs a number of paths, e.g. path-truncated:20 (got {argument!r})") from None
+        return cls(space, keep=keep)
 
     def _counts(self, archs: np.ndarray) -> np.ndarray:
         adjacency, ops = self.space.dag(archs)

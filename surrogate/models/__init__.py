@@ -1,28 +1,23 @@
-"""Predictors by name: `gp`, `rf`, `svr`, `mlp`. Each is a scikit-learn estimator whose
-`predict(X)` returns `(mean, std)`."""
+"""Predictors by name: `gp`, `rf`, `svr`, `mlp`. Each is a scikit-learn-style estimator whose
+`predict(X)` returns `(mean, std)`; modules load on first use (the GP imports BoTorch)."""
 
 from __future__ import annotations
 
-from surrogate.errors import UsageError
-from surrogate.models.base import Predictor
-from surrogate.models.gp import GaussianProcess
-from surrogate.models.mlp import MLPEnsemble
-from surrogate.models.rf import RandomForest
-from surrogate.models.svr import SupportVectorRegression
+from surrogate.models.base import JointPosterior, Predictor
+from surrogate.registry import Registry
 
-MODELS: dict[str, type[Predictor]] = {
-    "gp": GaussianProcess,
-    "rf": RandomForest,
-    "svr": SupportVectorRegression,
-    "mlp": MLPEnsemble,
-}
+#: name -> Predictor subclass (hyperparameters as keyword arguments). New models register here.
+MODELS: Registry[type[Predictor]] = Registry("model", {
+    "gp": "surrogate.models.gp:GaussianProcess",
+    "rf": "surrogate.models.rf:RandomForest",
+    "svr": "surrogate.models.svr:SupportVectorRegression",
+    "mlp": "surrogate.models.mlp:MLPEnsemble",
+})
 
 
-def get(name: str, **params) -> Predictor:
-    """A fresh, unfitted predictor `name` with the given hyperparameters."""
-    if name not in MODELS:
-        raise UsageError(f"unknown model {name!r} (known: {', '.join(MODELS)})")
+def get_model(name: str, **params) -> Predictor:
+    """A fresh, unfitted predictor `name` with the given hyperparameters (`seed=` for determinism)."""
     return MODELS[name](**params)
 
 
-__all__ = ["Predictor", "MODELS", "get", "GaussianProcess", "RandomForest", "SupportVectorRegression", "MLPEnsemble"]
+__all__ = ["JointPosterior", "Predictor", "MODELS", "get_model"]

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from surrogate._io import torch_threads
+
 #: smallest std a predictor reports, relative to the training targets' spread (BO needs std > 0).
 STD_FLOOR = 1e-6
 
 
 @contextmanager
-def torch_threads(n_points: int):
+def model_threads(n_points: int):
     """One torch thread for small models (GPs, the MLP ensemble on a few hundred points): their
     tensors are too small to gain from more, and on a busy machine thread hand-offs made a 150-point
-    GP fit 10x slower (measured on 2 cores). Process-wide while it lasts, like any torch setting."""
-    before = torch.get_num_threads()
-    if n_points <= 2000 and before > 1:
-        torch.set_num_threads(1)
-    try:
+    GP fit 10x slower (measured on 2 cores)."""
+    with torch_threads(1 if n_points <= 2000 else torch.get_num_threads()):
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
-class Predictor(RegressorMixin, BaseEstimator):
+class Predictor(RegressorMixin, BaseEstimator, ABC):
     """Base of the suite's predictors. Subclasses implement `fit(X, y)` and `predict_dist(X)`.
 
     `predict(X)` returns `(mean, std)` as float64 vectors — the protocol the benchmark and BO use.
@@ -38,8 +36,13 @@ class Predictor(RegressorMixin, BaseEstimator):
         floor = STD_FLOOR * max(getattr(self, "y_scale_", 1.0), 1e-12)
         return np.asarray(mean, dtype=np.float64), np.maximum(np.asarray(std, dtype=np.float64), floor)
 
+    @abstractmethod
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "Predictor":
+        """Learn from encoded architectures X (n, d) and their values y (n,); returns self."""
+
+    @abstractmethod
     def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """Mean and std of the prediction at each row of X."""
 
     def score(self, X: np.ndarray, y: np.ndarray, sample_weight=None) -> float:
         from sklearn.metrics import r2_score
@@ -54,3 +57,12 @@ class Predictor(RegressorMixin, BaseEstimator):
             raise ValueError("y contains NaN or inf")
         self.y_scale_ = float(np.std(y)) or 1.0
         return X, y
+
+
+class JointPosterior(ABC):
+    """Ability mixin: the predictor has a BoTorch posterior with correlations across a q-batch
+    (a GP), which q-point acquisitions use; others get independent normals."""
+
+    @abstractmethod
+    def posterior(self, X):
+        """BoTorch posterior, joint over the last-but-one dim, at encoded architectures X."""

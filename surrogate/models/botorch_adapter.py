@@ -10,7 +10,7 @@ from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
 from linear_operator.operators import DiagLinearOperator
 
-from surrogate.models.base import Predictor
+from surrogate.models.base import JointPosterior, Predictor
 
 
 class PredictorModel(Model):
@@ -38,7 +38,7 @@ class PredictorModel(Model):
 
     def posterior(self, X: torch.Tensor, output_indices=None, observation_noise=False, posterior_transform=None,
                   **kwargs) -> GPyTorchPosterior:
-        if hasattr(self.predictor, "posterior") and X.shape[-2] > 1:
+        if isinstance(self.predictor, JointPosterior) and X.shape[-2] > 1:
             posterior = self.predictor.posterior(X)
             return posterior_transform(posterior) if posterior_transform is not None else posterior
         shape = X.shape[:-1]

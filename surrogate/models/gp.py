@@ -12,10 +12,10 @@ from botorch.models.transforms import Standardize
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-from surrogate.models.base import Predictor, torch_threads
+from surrogate.models.base import JointPosterior, Predictor, model_threads
 
 
-class GaussianProcess(Predictor):
+class GaussianProcess(JointPosterior, Predictor):
     """SingleTaskGP on inputs scaled to [0, 1] per column and standardised targets.
 
     kernel="rbf" is BoTorch's default: an ARD RBF kernel whose lengthscale prior grows with
@@ -30,11 +30,11 @@ class GaussianProcess(Predictor):
     """
 
     def __init__(self, kernel: str = "rbf", max_iterations: int = 100, warm_start: bool = False,
-                 random_state: int | None = None):
+                 seed: int | None = None):
         self.kernel = kernel
         self.max_iterations = max_iterations
         self.warm_start = warm_start
-        self.random_state = random_state
+        self.seed = seed
 
     @staticmethod
     def _covariance(kernel: str):
@@ -49,8 +49,8 @@ class GaussianProcess(Predictor):
         self.x_min_ = X.min(axis=0)
         span = X.max(axis=0) - self.x_min_
         self.x_span_ = np.where(span > 0, span, 1.0)
-        if self.random_state is not None:
-            torch.manual_seed(self.random_state)
+        if self.seed is not None:
+            torch.manual_seed(self.seed)
         train_x = torch.tensor((X - self.x_min_) / self.x_span_, dtype=torch.float64)
         train_y = torch.tensor(y[:, None], dtype=torch.float64)
         model = SingleTaskGP(train_x, train_y, covar_module=self._covariance(self.kernel),
@@ -63,7 +63,7 @@ class GaussianProcess(Predictor):
         else:
             iterations = self.max_iterations
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
-        with warnings.catch_warnings(), torch_threads(len(X)):
+        with warnings.catch_warnings(), model_threads(len(X)):
             warnings.simplefilter("ignore")
             fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": iterations}})
         model.eval()
@@ -79,7 +79,7 @@ class GaussianProcess(Predictor):
     def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Marginal mean and std, in chunks: a single call would also build the test x test covariance."""
         means, stds = [], []
-        with torch.no_grad(), torch_threads(len(self.model_.train_targets)):
+        with torch.no_grad(), model_threads(len(self.model_.train_targets)):
             for chunk in np.array_split(X, max(1, int(np.ceil(len(X) / 512)))):
                 post = self.posterior(chunk)
                 means.append(post.mean.squeeze(-1).numpy())

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from surrogate.models.base import Predictor, torch_threads
+from surrogate.models.base import Predictor, model_threads
 
 
 class MLPEnsemble(Predictor):
@@ -15,14 +15,14 @@ class MLPEnsemble(Predictor):
     batched network (torch.func-free: stacked weights and bmm), so an ensemble costs about one MLP."""
 
     def __init__(self, n_members: int = 5, hidden: int = 64, layers: int = 2, epochs: int = 300, lr: float = 0.01,
-                 weight_decay: float = 1e-3, random_state: int | None = None):
+                 weight_decay: float = 1e-3, seed: int | None = None):
         self.n_members = n_members
         self.hidden = hidden
         self.layers = layers
         self.epochs = epochs
         self.lr = lr
         self.weight_decay = weight_decay
-        self.random_state = random_state
+        self.seed = seed
 
     def _init(self, d: int, generator: torch.Generator) -> list[nn.Parameter]:
         sizes = [d] + [self.hidden] * self.layers + [1]
@@ -47,13 +47,13 @@ class MLPEnsemble(Predictor):
         self.x_mean_, x_std = X.mean(axis=0), X.std(axis=0)
         self.x_std_ = np.where(x_std > 0, x_std, 1.0)
         self.y_mean_ = float(y.mean())
-        generator = torch.Generator().manual_seed(0 if self.random_state is None else int(self.random_state))
+        generator = torch.Generator().manual_seed(0 if self.seed is None else int(self.seed))
         self.params_ = self._init(X.shape[1], generator)
         x = torch.tensor((X - self.x_mean_) / self.x_std_, dtype=torch.float32)
         t = torch.tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         opt = torch.optim.Adam(self.params_, lr=self.lr, weight_decay=self.weight_decay)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.epochs)
-        with torch_threads(len(X)):
+        with model_threads(len(X)):
             for _ in range(self.epochs):
                 opt.zero_grad()
                 loss = ((self._forward(x) - t) ** 2).mean()

@@ -10,17 +10,17 @@ from surrogate.models.base import Predictor
 
 class RandomForest(Predictor):
     def __init__(self, n_estimators: int = 200, max_features: float = 0.5, min_samples_leaf: int = 1,
-                 random_state: int | None = None, n_jobs: int | None = None):
+                 seed: int | None = None, n_jobs: int | None = None):
         self.n_estimators = n_estimators
         self.max_features = max_features
         self.min_samples_leaf = min_samples_leaf
-        self.random_state = random_state
+        self.seed = seed
         self.n_jobs = n_jobs
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "RandomForest":
         X, y = self._check_xy(X, y)
         self.forest_ = RandomForestRegressor(n_estimators=self.n_estimators, max_features=self.max_features,
-                                             min_samples_leaf=self.min_samples_leaf, random_state=self.random_state,
+                                             min_samples_leaf=self.min_samples_leaf, random_state=self.seed,
                                              n_jobs=self.n_jobs).fit(X, y)
         return self
 

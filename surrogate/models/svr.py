@@ -17,12 +17,12 @@ class SupportVectorRegression(Predictor):
     with the chosen hyperparameters (an SVR has no uncertainty of its own)."""
 
     def __init__(self, C_grid: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0), gamma_scale: tuple[float, ...] = (0.3, 1.0, 3.0),
-                 epsilon: float = 0.05, n_bootstrap: int = 5, random_state: int | None = None):
+                 epsilon: float = 0.05, n_bootstrap: int = 5, seed: int | None = None):
         self.C_grid = C_grid
         self.gamma_scale = gamma_scale
         self.epsilon = epsilon
         self.n_bootstrap = n_bootstrap
-        self.random_state = random_state
+        self.seed = seed
 
     def _model(self, C: float, gamma: float):
         return make_pipeline(StandardScaler(), SVR(C=C, gamma=gamma, epsilon=self.epsilon))
@@ -32,11 +32,11 @@ class SupportVectorRegression(Predictor):
         self.y_mean_, z = float(y.mean()), (y - y.mean()) / self.y_scale_
         d = max(int((X.std(axis=0) > 0).sum()), 1)  # 'scale' gamma on standardised inputs is 1/d
         grid = {"svr__C": list(self.C_grid), "svr__gamma": [g / d for g in self.gamma_scale]}
-        folds = KFold(n_splits=min(3, len(y)), shuffle=True, random_state=self.random_state)
+        folds = KFold(n_splits=min(3, len(y)), shuffle=True, random_state=self.seed)
         search = GridSearchCV(self._model(1.0, 1.0 / d), grid, cv=folds, scoring="neg_mean_squared_error").fit(X, z)
         self.best_params_ = {"C": search.best_params_["svr__C"], "gamma": search.best_params_["svr__gamma"]}
         self.model_ = search.best_estimator_
-        rng = np.random.default_rng(self.random_state)
+        rng = np.random.default_rng(self.seed)
         self.bootstrap_ = []
         for _ in range(self.n_bootstrap):
             rows = rng.integers(0, len(y), len(y))

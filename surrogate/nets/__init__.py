@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from torch import nn
 
 from surrogate.errors import UsageError
+from surrogate.registry import Registry
+
+#: space kind -> builder(space, arch, channels, cells, num_classes, in_channels). New spaces register here.
+NETWORKS: Registry[Callable[..., nn.Module]] = Registry("network", {
+    "nb201": "surrogate.nets.nb201:build",
+    "categorical": "surrogate.nets.chain:build",
+})
 
 
-def build_network(space_spec: str, arch: np.ndarray, channels: int = 16, cells: int = 5, num_classes: int = 10,
+def build_network(space_spec, arch: np.ndarray, channels: int = 16, cells: int = 5, num_classes: int = 10,
                   in_channels: int = 3) -> nn.Module:
     """The network of `arch` in space `space_spec`.
 
@@ -21,17 +30,7 @@ def build_network(space_spec: str, arch: np.ndarray, channels: int = 16, cells: 
     from surrogate.spaces import get_space
 
     space = get_space(space_spec)
-    arch = space.check(arch)
-    if space.spec == "nb201":
-        from surrogate.nets.nb201 import NB201Network
-
-        return NB201Network(arch, channels=channels, cells=cells, num_classes=num_classes, in_channels=in_channels)
-    if space.spec.startswith("categorical:"):
-        from surrogate.nets.chain import DEFAULT_BLOCKS, ChainNetwork
-
-        if max(space.num_choices) > len(DEFAULT_BLOCKS):
-            raise UsageError(f"space {space.spec}: a chain position has at most {len(DEFAULT_BLOCKS)} block choices "
-                             f"({', '.join(DEFAULT_BLOCKS)})")
-        blocks = [DEFAULT_BLOCKS[:k] for k in space.num_choices]
-        return ChainNetwork(arch, blocks, channels=channels, num_classes=num_classes, in_channels=in_channels)
-    raise UsageError(f"no network definition for space {space.spec}")
+    if space.kind not in NETWORKS:
+        raise UsageError(f"no network definition for space {space.spec}")
+    return NETWORKS[space.kind](space, space.check(arch), channels=channels, cells=cells, num_classes=num_classes,
+                                in_channels=in_channels)

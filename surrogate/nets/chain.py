@@ -102,3 +102,19 @@ class ChainNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.chain(self.stem(x)))
+
+
+def default_blocks(space) -> list[tuple[str, ...]]:
+    """Block names of every position of a categorical space: choice j is `DEFAULT_BLOCKS[j]`, so
+    `categorical:8x3` is NAS-Bench-Macro's space."""
+    if max(space.num_choices) > len(DEFAULT_BLOCKS):
+        raise UsageError(f"space {space.spec}: a chain position has at most {len(DEFAULT_BLOCKS)} block choices "
+                         f"({', '.join(DEFAULT_BLOCKS)})")
+    return [DEFAULT_BLOCKS[:k] for k in space.num_choices]
+
+
+def build(space, arch: np.ndarray, channels: int = 16, cells: int = 5, num_classes: int = 10,
+          in_channels: int = 3) -> ChainNetwork:
+    """The network registry's builder for categorical spaces (`cells` does not apply: the chain's
+    length is the space's; `channels` is the stem width, doubled at each downsampling position)."""
+    return ChainNetwork(arch, default_blocks(space), channels=channels, num_classes=num_classes, in_channels=in_channels)

@@ -95,3 +95,9 @@ class NB201Network(NB201Skeleton):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.cells(self.stem(x)))
+
+
+def build(space, arch: np.ndarray, channels: int = 16, cells: int = 5, num_classes: int = 10,
+          in_channels: int = 3) -> NB201Network:
+    """The network registry's builder for NB201 (its own setting: C=16, N=5)."""
+    return NB201Network(arch, channels=channels, cells=cells, num_classes=num_classes, in_channels=in_channels)

@@ -7,20 +7,24 @@ pending (asked, not yet told), nor an isomorph of either: it works on canonical 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from surrogate.errors import UsageError
-from surrogate.spaces import Space, get_space
+from surrogate.spaces import ENUMERATE_LIMIT, Space, get_space
 
 #: rejection sampling gives up after this many draws per architecture asked for.
 _MAX_DRAWS = 1000
 
 
-class Strategy:
+class Strategy(ABC):
     """Base class: bookkeeping of observations, pending asks and seen isomorphism classes.
 
     Subclasses implement `propose()` (one new architecture, a (d,) int vector) and may override
-    `observe(arch, value)` to update their own state. `ask()` guarantees novelty around them.
+    `observe(arch, value)` to update their own state. `ask()` guarantees novelty around them: a
+    proposal that is not new is replaced by a random new one and counted in `fallbacks` (a
+    well-behaved strategy keeps it at 0; tests assert that).
     """
 
     name = "strategy"
@@ -36,6 +40,7 @@ class Strategy:
         self._domain: np.ndarray | None = None
         self._domain_ids: np.ndarray | None = None
         self._domain_is_space = False  # True when the domain is merely the enumerated space (a cache)
+        self.fallbacks = 0
 
     def restrict(self, archs: np.ndarray) -> "Strategy":
         """Only ever ask architectures isomorphic to one of `archs` (a tabular benchmark that does not
@@ -56,6 +61,7 @@ class Strategy:
         arch = self.space.check(self.propose())
         key = self._key(arch)
         if not self.is_new(arch[None])[0]:  # a subclass slipped (seen, pending, outside the domain): a fresh random one
+            self.fallbacks += 1
             arch = self.random_unseen(1)[0]
             key = self._key(arch)
         self._pending[key] = arch
@@ -77,9 +83,28 @@ class Strategy:
         self.values.append(float(value))
         self.observe(arch, float(value))
 
+    def set_pending(self, archs: np.ndarray | None) -> None:
+        """Declare the architectures being evaluated elsewhere (other workers' trials), replacing
+        the pending set, as BoTorch's `set_X_pending`: they are never asked again and model-based
+        strategies keep away from them. Ones already told are ignored."""
+        self._pending = {}
+        if archs is not None and len(archs):
+            archs = np.atleast_2d(self.space.check(archs))
+            for arch, key in zip(archs, self.space.canonical_ids(archs).tolist()):
+                if key not in self._seen:
+                    self._pending[int(key)] = arch
+
+    @property
+    def pending(self) -> np.ndarray:
+        """The architectures asked and not yet told, as an (n, d) matrix."""
+        if not self._pending:
+            return np.zeros((0, self.space.num_decisions), dtype=np.int64)
+        return np.stack(list(self._pending.values()))
+
     # --- for subclasses -------------------------------------------------------------------------
+    @abstractmethod
     def propose(self) -> np.ndarray:
-        raise NotImplementedError
+        """One new architecture (a (d,) int vector); `ask` checks that it is new."""
 
     def observe(self, arch: np.ndarray, value: float) -> None:
         """Hook after `tell` recorded an observation."""
@@ -114,7 +139,7 @@ class Strategy:
     def unseen_mask(self) -> np.ndarray:
         """Boolean mask over `self._domain` (built on first use): which classes are still open."""
         if self._domain is None:
-            if self.space.size > 5_000_000:
+            if self.space.size > ENUMERATE_LIMIT:
                 raise UsageError(f"{self.space.spec} is too large to enumerate")
             archs = self.space.enumerate()
             ids = self.space.canonical_ids(archs)
@@ -143,7 +168,7 @@ class Strategy:
                     found.append(arch)
                     if len(found) == n:
                         return np.stack(found)
-        if self.space.size <= 5_000_000:  # small space: enumerate what is left
+        if self.space.size <= ENUMERATE_LIMIT:  # small space: enumerate what is left
             rest = self.unseen_classes()
             rest = rest[~np.isin(self.space.canonical_ids(rest), np.fromiter(keys, dtype=np.int64))]
             if len(rest):
@@ -154,7 +179,7 @@ class Strategy:
         raise UsageError(f"no unexplored architecture left in {self.space.spec}")
 
     def exhausted(self) -> bool:
-        if self._domain is None and self.space.size > 5_000_000:
+        if self._domain is None and self.space.size > ENUMERATE_LIMIT:
             return False
         return not self.unseen_mask().any()
 

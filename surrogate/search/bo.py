@@ -10,11 +10,11 @@ from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
 
 from surrogate.encodings import get_encoding
 from surrogate.errors import UsageError
-from surrogate.models import get as get_model
+from surrogate.models import get_model
 from surrogate.models.botorch_adapter import PredictorModel
-from surrogate.models.base import torch_threads
+from surrogate.models.base import model_threads
 from surrogate.search.base import Strategy
-from surrogate.spaces import Space
+from surrogate.spaces import CellSpace, Space
 
 ACQUISITIONS = ("logei", "ucb", "ts")
 #: how observed values are shown to the model: "copula" maps their ranks to normal quantiles (as in
@@ -47,9 +47,9 @@ class BayesianOptimization(Strategy):
         if acq not in ACQUISITIONS:
             raise UsageError(f"unknown acquisition {acq!r} (known: {', '.join(ACQUISITIONS)})")
         if encoding is None:
-            encoding = "path" if hasattr(self.space, "dag") else "onehot"
+            encoding = "path" if isinstance(self.space, CellSpace) else "onehot"
         self.encoding = get_encoding(encoding, self.space)
-        params = {"random_state": seed, **({"warm_start": True} if model == "gp" else {}), **(model_params or {})}
+        params = {"seed": seed, **({"warm_start": True} if model == "gp" else {}), **(model_params or {})}
         self.predictor = get_model(model, **params)
         self.acq, self.init, self.beta = acq, init, beta
         self.pool_size, self.top_k, self.mutants = pool_size, top_k, mutants
@@ -97,7 +97,7 @@ class BayesianOptimization(Strategy):
         self.predictor.fit(x, y)
         self.best_value_ = float(y.max())
         if self._pending:
-            pending = self.encoding(np.stack(list(self._pending.values())))
+            pending = self.encoding(self.pending)
             lies, _ = self.predictor.predict(pending)
             self.predictor.fit(np.vstack([x, pending]), np.concatenate([y, lies]))
         return True
@@ -110,7 +110,7 @@ class BayesianOptimization(Strategy):
         acq = (LogExpectedImprovement(model, best_f=self.best_value_) if self.acq == "logei"
                else UpperConfidenceBound(model, beta=self.beta))
         xt = torch.as_tensor(x, dtype=torch.float64).unsqueeze(1)
-        with torch.no_grad(), torch_threads(self.n_observed):
+        with torch.no_grad(), model_threads(self.n_observed):
             return torch.cat([acq(chunk) for chunk in xt.split(4096)]).numpy()
 
     def propose(self) -> np.ndarray:

@@ -3,32 +3,16 @@ parameter per decision, an in-memory study, Optuna's own ask/tell."""
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from typing import Iterator
 
 import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import Trial, TrialState
 
+from surrogate._io import quiet_optuna
 from surrogate.errors import UsageError
 from surrogate.search.base import Strategy
 from surrogate.spaces import Space
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence Optuna's per-trial INFO logs and experimental warnings here only, without changing
-    the verbosity other users of Optuna in this process rely on."""
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            yield
-    finally:
-        optuna.logging.set_verbosity(verbosity)
 
 
 class TPESearch(Strategy):
@@ -53,7 +37,7 @@ class TPESearch(Strategy):
         self.n_startup_trials, self.n_ei_candidates, self.retries = n_startup_trials, n_ei_candidates, retries
         self.distributions = {f"x{i}": CategoricalDistribution(list(range(int(k))))
                               for i, k in enumerate(self.space.num_choices)}
-        with _quiet():
+        with quiet_optuna():
             sampler = optuna.samplers.TPESampler(n_startup_trials=n_startup_trials, n_ei_candidates=n_ei_candidates,
                                                  seed=int(self.rng.integers(2**31)), constant_liar=True)
             self.study = optuna.create_study(direction="maximize", sampler=sampler)
@@ -65,7 +49,7 @@ class TPESearch(Strategy):
                          for name, dist in self.distributions.items()], dtype=np.int64)
 
     def propose(self) -> np.ndarray:
-        with _quiet():
+        with quiet_optuna():
             for _ in range(self.retries):
                 trial = self.study.ask()
                 arch = self._arch(trial)
@@ -89,7 +73,7 @@ class TPESearch(Strategy):
         self._known[key] = value
         trial = self._trials.pop(key, None)
         finite = bool(np.isfinite(value))
-        with _quiet():
+        with quiet_optuna():
             if trial is not None:
                 self.study.tell(trial, value if finite else None, state=None if finite else TrialState.FAIL)
                 return

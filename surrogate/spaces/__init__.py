@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
-from surrogate.errors import UsageError
-from surrogate.spaces.base import Space
+from surrogate.registry import Registry
+from surrogate.spaces.base import ENUMERATE_LIMIT, CellSpace, Space
 from surrogate.spaces.categorical import CategoricalSpace
 from surrogate.spaces.nb201 import NB201Space
 
-#: spec name -> factory taking the text after ':' ('' when absent). Later spaces register here.
-SPACES: dict[str, Callable[[str], Space]] = {}
+#: kind -> Space subclass; `<kind>:<argument>` builds `cls.from_spec(argument)`. New spaces register here.
+SPACES: Registry[type[Space]] = Registry("space", {"nb201": NB201Space, "categorical": CategoricalSpace})
 
-
-def register(name: str, factory: Callable[[str], Space]) -> None:
-    SPACES[name] = factory
-
-
-def _nb201(arg: str) -> Space:
-    if arg:
-        raise UsageError("space nb201 takes no arguments")
-    return NB201Space()
-
-
-register("nb201", _nb201)
-register("categorical", CategoricalSpace.from_spec)
+#: spaces are immutable once built, and some are costly (NB201's isomorphism table): one per spec.
+_BUILT: dict[str, Space] = {}
 
 
 def get_space(spec: str | Space) -> Space:
-    """The space named by `spec`, e.g. `nb201`, `categorical:8x3`, `categorical:3,3,5`."""
+    """The space named by `spec`, e.g. `nb201`, `categorical:8x3`, `categorical:3,3,5` (built once)."""
     if isinstance(spec, Space):
         return spec
-    name, _, arg = str(spec).strip().partition(":")
-    if name not in SPACES:
-        raise UsageError(f"unknown space {spec!r} (known: {', '.join(sorted(SPACES))})")
-    return SPACES[name](arg)
+    key = str(spec).strip()
+    if key not in _BUILT:
+        kind, argument = Registry.split(key)
+        space = SPACES[kind].from_spec(argument)
+        _BUILT[key] = _BUILT.setdefault(space.spec, space)  # `categorical:3,3` and `categorical:2x3` share one
+    return _BUILT[key]
 
 
-__all__ = ["Space", "NB201Space", "CategoricalSpace", "SPACES", "get_space", "register"]
+__all__ = ["ENUMERATE_LIMIT", "CellSpace", "Space", "NB201Space", "CategoricalSpace", "SPACES", "get_space"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Sequence
+from abc import ABC, abstractmethod
+from typing import ClassVar, Iterable, Sequence
 
 import numpy as np
 
@@ -15,16 +16,24 @@ RngLike = np.random.Generator | int | None
 ENUMERATE_LIMIT = 5_000_000
 
 
-class Space:
+class Space(ABC):
     """Base class of every search space: a product of categorical decisions.
 
-    Subclasses set `spec` and `choices` (one tuple of choice names per decision) and implement
-    `parse`/`format`; spaces whose architectures can be functionally identical override `canonicalize`.
-    Everything else (sampling, enumeration, mutation, neighbours, ids) is vectorised here.
+    Subclasses set `kind` (their registry name), `spec` and `choices` (one tuple of choice names per
+    decision) and implement `from_spec`, `parse` and `format`; spaces whose architectures can be
+    functionally identical override `canonicalize` and `canonical_ids`. Everything else (sampling,
+    enumeration, mutation, neighbours, ids) is vectorised here. Optional abilities are mixins
+    (`CellSpace`: the architectures are cells, DAGs of ops).
     """
 
+    kind: ClassVar[str]
     spec: str
     choices: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    @abstractmethod
+    def from_spec(cls, argument: str) -> "Space":
+        """The space named `<kind>:<argument>` on the command line ('' when there is no argument)."""
 
     # --- shape of the space -------------------------------------------------------------------
     @property
@@ -40,6 +49,12 @@ class Space:
     def size(self) -> int:
         """Number of architectures (an exact Python int; may exceed int64)."""
         return int(np.prod([len(c) for c in self.choices], dtype=object))
+
+    @property
+    def decision_names(self) -> list[str]:
+        """A name per decision (Optuna parameter names; they sort in decision order)."""
+        width = len(str(self.num_decisions - 1))
+        return [f"d{i:0{width}d}" for i in range(self.num_decisions)]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec!r})"
@@ -128,11 +143,13 @@ class Space:
         return np.array([int.from_bytes(d, "little", signed=True) for d in digest], dtype=np.int64)
 
     # --- strings -----------------------------------------------------------------------------
+    @abstractmethod
     def parse(self, text: str) -> np.ndarray:
-        raise NotImplementedError
+        """One architecture from its string form (UsageError when malformed)."""
 
+    @abstractmethod
     def format(self, arch: np.ndarray) -> str:
-        raise NotImplementedError
+        """The string form of one architecture (the inverse of `parse`)."""
 
     def parse_many(self, texts: Iterable[str]) -> np.ndarray:
         """Parse many strings into an (n, d) matrix."""
@@ -141,3 +158,25 @@ class Space:
 
     def format_many(self, archs: np.ndarray) -> list[str]:
         return [self.format(a) for a in np.atleast_2d(self.check(archs))]
+
+
+class CellSpace(ABC):
+    """Ability mixin: every architecture is a cell, a DAG of ops in node-op form (ops on nodes), which
+    the graph encodings (`adjacency`, `path`) read. A space with this mixin is a cell space."""
+
+    #: ops that compute the identity (graph encodings skip them, as NAS-Bench-201's unique strings do).
+    dag_identity: tuple[str, ...] = ()
+
+    @property
+    @abstractmethod
+    def dag_ops(self) -> tuple[str, ...]:
+        """Op vocabulary of the node-op DAG (absence is not an op)."""
+
+    @property
+    @abstractmethod
+    def dag_possible(self) -> np.ndarray:
+        """(V, V) bool: which node-op edges can exist; node 0 is the input, node V-1 the output."""
+
+    @abstractmethod
+    def dag(self, archs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Node-op form of many cells: adjacency (n, V, V) bool and ops (n, V) int64 (-1: no op)."""

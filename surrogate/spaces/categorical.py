@@ -19,6 +19,8 @@ class CategoricalSpace(Space):
     they do not change the arch strings, which stay index-based and therefore unambiguous.
     """
 
+    kind = "categorical"
+
     def __init__(self, num_choices: Sequence[int], choice_names: Sequence[Sequence[str]] | None = None):
         k = [int(x) for x in num_choices]
         if not k or any(x < 1 for x in k):
@@ -32,15 +34,15 @@ class CategoricalSpace(Space):
         self._digits = max(k) <= 10
 
     @classmethod
-    def from_spec(cls, arg: str) -> "CategoricalSpace":
+    def from_spec(cls, argument: str) -> "CategoricalSpace":
         """Parse the part after `categorical:` — comma-separated `K` or `NxK` items, e.g. `8x3` or `3,3,5`."""
         k: list[int] = []
         try:
-            for item in arg.split(","):
+            for item in argument.split(","):
                 count, x, choices = item.strip().rpartition("x")
                 k.extend([int(choices)] * (int(count) if x else 1))
         except ValueError:
-            raise UsageError(f"malformed categorical spec {arg!r}: use e.g. categorical:8x3 or categorical:3,3,5") from None
+            raise UsageError(f"malformed categorical spec {argument!r}: use e.g. categorical:8x3 or categorical:3,3,5") from None
         return cls(k)
 
     def format(self, arch: np.ndarray) -> str:

@@ -7,7 +7,7 @@ from functools import cached_property
 import numpy as np
 
 from surrogate.errors import UsageError
-from surrogate.spaces.base import Space
+from surrogate.spaces.base import CellSpace, Space
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: edges as (to, from) in NAS-Bench-201's string order: 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2.
@@ -16,7 +16,7 @@ NUM_NODES = 4
 NONE, SKIP = 0, 1
 
 
-class NB201Space(Space):
+class NB201Space(CellSpace, Space):
     """NAS-Bench-201's cell space (Dong & Yang, ICLR 2020) with its own string format.
 
     Canonical ids follow NAS-Bench-201's convention (`to_unique_str(consider_zero=True)`), which
@@ -24,10 +24,21 @@ class NB201Space(Space):
     full zero propagation (5,390 classes).
     """
 
+    kind = "nb201"
     spec = "nb201"
     choices = tuple(OPS for _ in EDGES)
     ops = OPS
     edges = EDGES
+
+    @classmethod
+    def from_spec(cls, argument: str) -> "NB201Space":
+        if argument:
+            raise UsageError("space nb201 takes no arguments")
+        return cls()
+
+    @property
+    def decision_names(self) -> list[str]:
+        return [f"edge_{dst}_{src}" for dst, src in EDGES]
 
     # --- strings -------------------------------------------------------------------------------
     def format(self, arch: np.ndarray) -> str:
@@ -80,7 +91,6 @@ class NB201Space(Space):
         """Op vocabulary of the node-op DAG (`none` is absence, not an op)."""
         return OPS[1:]
 
-    #: ops that compute the identity: path encodings skip them, as NB201's unique strings do.
     dag_identity = ("skip_connect",)
 
     @cached_property

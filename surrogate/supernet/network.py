@@ -10,13 +10,14 @@ is op 2), so `standalone_state(arch)` hands an architecture its inherited weight
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from surrogate.errors import UsageError
+from surrogate.registry import Registry
 from surrogate.spaces import Space, get_space
 
 #: one weight vector per decision (DARTS); each sums to one.
@@ -136,16 +137,25 @@ class ChainSupernet(Supernet):
         return self.head(h)
 
 
+def _nb201_supernet(space: Space, channels: int, cells: int, num_classes: int, in_channels: int) -> Supernet:
+    return NB201Supernet(channels, cells, num_classes, in_channels)
+
+
+def _chain_supernet(space: Space, channels: int, cells: int, num_classes: int, in_channels: int) -> Supernet:
+    from surrogate.nets.chain import default_blocks
+
+    return ChainSupernet(space, default_blocks(space), channels, num_classes, in_channels)
+
+
+#: space kind -> builder(space, channels, cells, num_classes, in_channels), as `surrogate.nets.NETWORKS`.
+SUPERNETS: Registry[Callable[..., Supernet]] = Registry("supernet", {"nb201": _nb201_supernet,
+                                                                     "categorical": _chain_supernet})
+
+
 def build_supernet(space_spec: str, channels: int = 16, cells: int = 5, num_classes: int = 10,
                    in_channels: int = 3) -> Supernet:
     """The supernet of a space, with the settings `surrogate.nets.build_network` takes."""
     space = get_space(space_spec)
-    if space.spec == "nb201":
-        return NB201Supernet(channels, cells, num_classes, in_channels)
-    if space.spec.startswith("categorical:"):
-        from surrogate.nets.chain import DEFAULT_BLOCKS
-
-        if max(space.num_choices) > len(DEFAULT_BLOCKS):
-            raise UsageError(f"space {space.spec}: a chain position has at most {len(DEFAULT_BLOCKS)} block choices")
-        return ChainSupernet(space, [DEFAULT_BLOCKS[:k] for k in space.num_choices], channels, num_classes, in_channels)
-    raise UsageError(f"no supernet definition for space {space.spec}")
+    if space.kind not in SUPERNETS:
+        raise UsageError(f"no supernet definition for space {space.spec}")
+    return SUPERNETS[space.kind](space, channels, cells, num_classes, in_channels)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from surrogate._io import atomic_write, run_record
 from surrogate.errors import UsageError
 from surrogate.spaces import get_space
 from surrogate.supernet.spos import SupernetConfig
@@ -137,10 +138,7 @@ def run_campaign(names: list[str], table: Table, metric: str, seeds: int, config
                **judge(table, oracle, result["arch"], data, metric, report, run_config.device),
                "history": result.get("arch_history") or result.get("reward_history")}
         if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(json.dumps(row))
-            tmp.replace(path)
+            atomic_write(path, json.dumps(row))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -165,15 +163,13 @@ def _clean(value: float) -> float | None:
 def write_report(runs: pd.DataFrame, out: Path, config: SupernetConfig, params: dict, metric: str, optimum: float,
                  command: str, table: Table, source: str) -> list[dict]:
     """weight_sharing.csv, weight_sharing.md and weight_sharing.json under `out`."""
-    from surrogate import __version__
-
     summary = summarize(runs)
-    out.mkdir(parents=True, exist_ok=True)
-    runs[list(RUN_COLUMNS)].to_csv(out / "weight_sharing.csv", index=False)
-    document = {"package_version": __version__, "command": command, "input": source, "input_checksum": table.checksum(),
-                "metric": metric, "optimum": optimum, "supernet": {k: v for k, v in asdict(config).items() if k != "seed"},
-                "seeds": sorted(runs.seed.unique().tolist()), "strategy_params": params, "results": summary}
-    (out / "weight_sharing.json").write_text(json.dumps(document, indent=2) + "\n")
+    atomic_write(out / "weight_sharing.csv", runs[list(RUN_COLUMNS)].to_csv(index=False))
+    document = run_record(command, source, table.checksum(), sorted(runs.seed.unique().tolist()),
+                          metric=metric, optimum=optimum,
+                          supernet={k: v for k, v in asdict(config).items() if k != "seed"},
+                          strategy_params=params, results=summary)
+    atomic_write(out / "weight_sharing.json", json.dumps(document, indent=2) + "\n")
     lines = [f"# Weight-sharing strategies: {metric}", "",
              f"Each run trains a supernet live on {config.dataset} ({config.epochs} epochs, C={config.channels}, "
              f"N={config.cells}) and derives one architecture; its value is the table's record (or its isomorphism "
@@ -185,7 +181,7 @@ def write_report(runs: pd.DataFrame, out: Path, config: SupernetConfig, params: 
         lines.append(f"| {r['strategy']} | {r['seeds']} | {_fmt(r['value_mean'])} | {_fmt(r['regret_mean'])} | "
                      f"{_fmt(r['rank_fraction_mean'])} | {r['search_seconds_mean']:.1f} | {r['retrained']} | "
                      f"`{r['most_common_arch']}` ({r['most_common_count']}x) |")
-    (out / "weight_sharing.md").write_text("\n".join(lines) + "\n")
+    atomic_write(out / "weight_sharing.md", "\n".join(lines) + "\n")
     return summary
 
 

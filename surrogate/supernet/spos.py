@@ -15,8 +15,6 @@ resumes where it stopped when rerun with the same settings.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from surrogate import __version__
+from surrogate._io import atomic_write
 from surrogate.errors import UsageError
 from surrogate.spaces import Space, get_space
 from surrogate.supernet.network import Supernet, build_supernet
@@ -147,17 +146,7 @@ class SharedWeights:
 # --- the checkpoint ----------------------------------------------------------------------------
 def save_checkpoint(path: Path, document: dict) -> None:
     """Atomic `torch.save`: temp file in the same folder, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(document, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: torch.save(document, handle))
 
 
 def load_checkpoint(path: str | Path) -> dict:
