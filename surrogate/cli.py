@@ -169,6 +169,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from surrogate.campaign import Campaign, detect_time_column, write_report
     from surrogate.supernet.search import WEIGHT_SHARING
 
+    if args.file and args.space:
+        raise UsageError("give a table FILE or --space (a live campaign), not both")
+    if not args.file:
+        return _search_live(args)
+    if args.workers != 1:
+        raise UsageError("--workers trains queries in parallel: it needs a live campaign (--space, --dataset)")
     table = _read_table(args.file)
     names = _csv_list(args.strategies)
     shared = [n for n in names if n in WEIGHT_SHARING]
@@ -176,7 +182,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     campaign = Campaign(metric=args.metric, strategies=queried, budget=args.budget,
                         seeds=args.seeds, init=args.init, batch=args.batch, model=args.model, encoding=args.encoding,
                         acq=args.acq, report=args.report, validate_top=args.validate_top,
-                        time_column=args.time_column or detect_time_column(table))
+                        time_column=args.time_column or detect_time_column(table), pool_size=args.pool_size)
     if args.storage or args.study:
         if shared:
             raise UsageError(f"{', '.join(shared)} train a supernet live and cannot run as --storage workers")
@@ -190,7 +196,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     plan = _weight_sharing_plan(args, table, shared) if shared else None
     _check_output_folder(out)
     if queried:
-        _check_same_campaign(out / "run.json", campaign, table)
+        _check_same_campaign(out / "run.json", campaign, table.checksum())
     document: dict = {}
     if queried:
         start = time.perf_counter()
@@ -212,7 +218,81 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_same_campaign(run_file, campaign, table) -> None:
+def _search_live(args: argparse.Namespace) -> int:
+    """A live campaign: every query trains its architecture (records in OUT/records.h5); with
+    --validate-top K each run's K best are trained again with the validation protocol."""
+    import json
+    import time
+    from pathlib import Path
+
+    from surrogate.campaign import Campaign, validate_picks, write_report
+    from surrogate.objective import LiveObjective, live_config
+    from surrogate.supernet.search import WEIGHT_SHARING
+
+    if not args.space or not args.dataset:
+        raise UsageError("a search needs a table FILE, or --space and --dataset for a live campaign")
+    names = _csv_list(args.strategies)
+    if not names:
+        raise UsageError("--strategies is empty")
+    if shared := [n for n in names if n in WEIGHT_SHARING]:
+        raise UsageError(f"{', '.join(shared)} judge their picks on a table: give a table FILE, not --space")
+    if args.storage or args.study:
+        raise UsageError("--storage/--study share table campaigns; a live campaign runs on one machine "
+                         "(use --workers to train queries in parallel)")
+    if args.report or args.time_column:
+        raise UsageError("--report and --time-column read a table: a live campaign has none")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    if args.validate_epochs is not None and args.validate_epochs < 1:
+        raise UsageError(f"--validate-epochs must be at least 1, got {args.validate_epochs}")
+    campaign = Campaign(metric=args.metric, strategies=names, budget=args.budget, seeds=args.seeds, init=args.init,
+                        batch=max(args.batch, args.workers), model=args.model, encoding=args.encoding, acq=args.acq,
+                        validate_top=args.validate_top, pool_size=args.pool_size)
+    training = dict(channels=args.channels or 16, cells=args.cells or 5, batch_size=args.batch_size or 256,
+                    device=args.device, data_dir=args.data_dir, subset=args.subset, resolution=args.resolution)
+    config, data = live_config(args.space, args.dataset, epochs=args.epochs, **training)  # a missing dataset fails here
+    out = Path(args.out)
+    objective = LiveObjective(config, out, args.metric, data=data, data_dir=args.data_dir, workers=args.workers,
+                              command=args.command_line)
+    validator = None
+    if args.validate_top:
+        check, check_data = live_config(args.space, args.dataset, epochs=args.validate_epochs or args.epochs,
+                                        validation=True, **training)
+        validator = LiveObjective(check, out, "test_acc", data=check_data, data_dir=args.data_dir,
+                                  workers=args.workers, name="validated.h5", command=args.command_line)
+    campaign.validate(objective, live=True)
+    _check_output_folder(out)
+    _check_same_campaign(out / "run.json", campaign, objective.fingerprint)
+    validated: list[dict] = []
+
+    def after_run(frame) -> None:
+        objective.export()
+        if validator is not None:
+            validated.extend(validate_picks(frame, campaign.validate_top, validator))
+            validator.export()
+
+    start = time.perf_counter()
+    try:
+        trajectories = campaign.run(objective, checkpoints=out / ".checkpoints", progress=not args.no_progress,
+                                    after_run=after_run)
+    finally:
+        objective.close()
+        if validator is not None:
+            validator.close()
+    source = f"live: {config.space} on {args.dataset}"
+    document = write_report(campaign, objective, trajectories, out, source, args.command_line,
+                            time.perf_counter() - start, validated if validator is not None else None,
+                            dataset=args.dataset)
+    if args.json:
+        print(json.dumps(document))
+        return 0
+    print((out / "summary.md").read_text())
+    print(f"wrote {out}/trajectories.csv, summary.md, regret.png, run.json, records.h5"
+          + (", validated.h5" if validator is not None else ""))
+    return 0
+
+
+def _check_same_campaign(run_file, campaign, fingerprint: str) -> None:
     """A folder holding another campaign's outputs is not silently mixed with this one: only the
     same campaign on the same table (a resume, or a rerun) may write there."""
     import json
@@ -224,7 +304,7 @@ def _check_same_campaign(run_file, campaign, table) -> None:
         previous = json.loads(run_file.read_text())
     except ValueError:
         raise UsageError(f"{run_file}: unreadable; remove it or choose another --out") from None
-    if previous.get("input_checksum") != table.checksum() or previous.get("campaign") != json.loads(
+    if previous.get("input_checksum") != fingerprint or previous.get("campaign") != json.loads(
             json.dumps(asdict(campaign))):
         raise UsageError(f"--out {run_file.parent} holds another campaign ({previous.get('command', '?')}); "
                          "choose another --out or remove it")
@@ -232,7 +312,7 @@ def _check_same_campaign(run_file, campaign, table) -> None:
 
 def _weight_sharing_plan(args: argparse.Namespace, table, names: list[str]) -> dict:
     """ENAS/DARTS settings, checked (device, metric, dataset present, options) before any run starts."""
-    from surrogate.campaign import TabularOracle
+    from surrogate.objective import TabularObjective
     from surrogate.supernet import search
     from surrogate.train.trainer import resolve_device
 
@@ -241,7 +321,7 @@ def _weight_sharing_plan(args: argparse.Namespace, table, names: list[str]) -> d
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
     if not args.darts_beta >= 0:
         raise UsageError(f"--darts-beta must be >= 0 (0 is plain DARTS), got {args.darts_beta}")
-    oracle = TabularOracle(table, args.metric, args.report)  # bad metric/report names fail before training
+    oracle = TabularObjective(table, args.metric, args.report)  # bad metric/report names fail before training
     config = search.supernet_config(table, args.dataset, args.ws_epochs, args.channels, args.cells, args.batch_size,
                                     args.device, seed=0)
     config.load_data(args.data_dir)  # a missing dataset fails now, not after the other strategies ran
@@ -516,26 +596,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_demo)
 
-    p = sub.add_parser("search", help="search campaigns on a tabular benchmark: BO against baselines")
-    p.add_argument("file", help="tabular .h5 file, or a shipped dataset name (surrogate datasets)")
-    p.add_argument("--metric", required=True, help="metric to maximise, e.g. cifar10_valid_acc")
+    p = sub.add_parser("search", help="search campaigns, on a tabular benchmark or live (every query trained): BO "
+                       "against baselines")
+    p.add_argument("file", nargs="?", help="tabular .h5 file, or a shipped dataset name (surrogate datasets); "
+                   "leave out and give --space and --dataset for a live campaign")
+    p.add_argument("--metric", required=True, help="metric to maximise, e.g. cifar10_valid_acc (live: valid_acc)")
     p.add_argument("--strategies", default="bo,re,ls,rs,reinforce,tpe",
-                   help="bo, re, ls, rs, reinforce, tpe (query the table); enas, darts (weight sharing, trained live)")
+                   help="bo, re, ls, rs, reinforce, tpe, predict-top (query the table or train); enas, darts "
+                   "(weight sharing, trained live, judged on the table)")
     p.add_argument("--budget", type=int, default=150, help="queries per run (default: 150)")
     p.add_argument("--seeds", type=int, default=20, help="runs per strategy, seeds 0..N-1 (default: 20)")
     p.add_argument("--init", type=int, default=10, help="random queries before a model-based strategy starts")
     p.add_argument("--batch", type=int, default=1, help="architectures proposed at once (BO: q-acquisition)")
-    p.add_argument("--model", default="gp", help="BO's predictor: gp, rf, svr, mlp (default: gp)")
+    p.add_argument("--model", default="gp", help="BO's and predict-top's predictor: gp, rf, svr, mlp (default: gp)")
     p.add_argument("--encoding", help="BO's encoding (default: path for cell spaces, else onehot)")
     p.add_argument("--acq", default="logei", help="BO's acquisition: logei, ucb, ts (default: logei)")
+    p.add_argument("--pool-size", type=int, default=1000, help="predict-top: random candidates it ranks (default: 1000)")
     p.add_argument("--report", help="column reported for each run's top pick (e.g. a longer-training test accuracy)")
-    p.add_argument("--validate-top", type=int, default=0, help="also report the best --report value among the K best found")
+    p.add_argument("--validate-top", type=int, default=0,
+                   help="table: also report the best --report value among the K best found; live: train each run's "
+                   "K best again with the validation protocol (train+valid, test accuracy) into OUT/validated.h5")
     p.add_argument("--time-column", help="training-seconds column for the simulated clock (default: detected by name)")
     p.add_argument("--out", default="runs/search", help="output folder (default: runs/search)")
     p.add_argument("--storage", help="Optuna RDB storage URL: this process becomes one worker of a shared campaign")
     p.add_argument("--study", help="study name of the shared campaign (with --storage)")
-    ws = p.add_argument_group("weight-sharing strategies (enas, darts: a supernet trained live per run)")
-    ws.add_argument("--dataset", help="dataset to train on (default: the table's, when it was generated here)")
+    live = p.add_argument_group("live campaigns (no FILE: every query is trained, records in OUT/records.h5)")
+    live.add_argument("--space", help="search space, e.g. nb201 or categorical:8x3")
+    live.add_argument("--epochs", type=int, default=12, help="training epochs per query (default: 12)")
+    live.add_argument("--subset", type=int, help="train on a class-balanced subset of N training images")
+    live.add_argument("--resolution", type=int, help="average-pool images to R x R (e.g. 7 for Fashion-MNIST)")
+    live.add_argument("--validate-epochs", type=int, help="epochs of the validation training (default: --epochs)")
+    live.add_argument("--workers", type=int, default=1, help="queries trained at once on this machine (default: 1)")
+    ws = p.add_argument_group("training (live campaigns; enas, darts: a supernet trained live per run)")
+    ws.add_argument("--dataset", help="digits (built in), fashion-mnist or cifar10 (enas/darts default: the table's)")
     ws.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
     ws.add_argument("--ws-epochs", type=int, default=50, help="supernet training epochs per run (default: 50)")
     ws.add_argument("--channels", type=int, help="network width C (default: the table's training config, else 16)")

@@ -33,15 +33,14 @@ import sys
 import time
 import warnings
 
-import numpy as np
 import optuna
 import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from surrogate._io import quiet_optuna
 from surrogate.errors import UsageError
+from surrogate.objective import TabularObjective
 from surrogate.optuna import SurrogateSampler, suggest_arch
-from surrogate.spaces import Space, get_space
 from surrogate.tabular import Table
 
 #: seconds an idle worker waits between looks at the study.
@@ -94,11 +93,10 @@ def run_worker(table_path: str, metric: str, strategy: str, storage: str, study_
     if budget < 1:
         raise UsageError(f"budget must be at least 1, got {budget}")
     table = Table.read(table_path)
-    space = get_space(table.space)
-    values = table.metric(metric)
-    lookup = _Lookup(table, values, space)
-    if budget > len(lookup.classes):
-        raise UsageError(f"budget {budget} exceeds the {len(lookup.classes)} architecture classes "
+    tabular = TabularObjective(table, metric)
+    space = tabular.space
+    if budget > tabular.classes_with_values():
+        raise UsageError(f"budget {budget} exceeds the {tabular.classes_with_values()} architecture classes "
                          f"with a {metric!r} value")
     sampler = SurrogateSampler(strategy, space=space, seed=seed, **(strategy_params or {}))
     rdb = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
@@ -116,7 +114,10 @@ def run_worker(table_path: str, metric: str, strategy: str, storage: str, study_
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it
         if simulate_seconds > 0:
             time.sleep(simulate_seconds)
-        return lookup(arch)
+        try:
+            return float(tabular(arch[None])[0])
+        except UsageError:  # not in the table (nor an isomorph): a failed trial, not counted
+            return math.nan
 
     completed = 0
 
@@ -134,25 +135,6 @@ def run_worker(table_path: str, metric: str, strategy: str, storage: str, study_
                 time.sleep(POLL_SECONDS)  # the rest of the budget is running elsewhere
                 continue
             study.optimize(objective, n_trials=1, callbacks=[count])
-
-
-class _Lookup:
-    """The tabular objective: an arch's own row when the table has a finite value for it, else the
-    first finite row of its isomorphism class (tables may hold one representative per class)."""
-
-    def __init__(self, table: Table, values: np.ndarray, space: Space):
-        self.space = space
-        ok = np.isfinite(values)
-        self.rows = {a.tobytes(): float(v) for a, v in zip(table.archs[ok], values[ok])}
-        self.classes: dict[int, float] = {}
-        for key, value in zip(space.canonical_ids(table.archs[ok]).tolist(), values[ok].tolist()):
-            self.classes.setdefault(int(key), float(value))
-
-    def __call__(self, arch: np.ndarray) -> float:
-        arch = np.ascontiguousarray(arch, dtype=np.int64)
-        if arch.tobytes() in self.rows:
-            return self.rows[arch.tobytes()]
-        return self.classes.get(int(self.space.canonical_ids(arch)[0]), math.nan)
 
 
 def _surplus(study: optuna.Study, number: int, budget: int) -> bool:

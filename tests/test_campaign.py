@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from surrogate.campaign import JSON_FIELDS, TRAJECTORY_COLUMNS, Campaign, TabularOracle, detect_time_column
+from surrogate.campaign import JSON_FIELDS, TRAJECTORY_COLUMNS, Campaign, detect_time_column
+from surrogate.objective import TabularObjective
 from surrogate.cli import main
 from surrogate.errors import UsageError
 from surrogate.spaces import get_space
@@ -108,7 +109,7 @@ def test_oracle_falls_back_to_the_isomorphism_class(tmp_path):
     b = space.parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")  # node 2 is dead
     assert space.canonical_ids(a)[0] == space.canonical_ids(b)[0]
     table = Table("nb201", a[None], space.format_many(a[None]), {"acc": np.array([70.0])})
-    oracle = TabularOracle(table, "acc")
+    oracle = TabularObjective(table, "acc")
     assert oracle(np.stack([a, b])).tolist() == [70.0, 70.0]
     other = space.parse("|nor_conv_1x1~0|+|none~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
     with pytest.raises(UsageError, match="not in the table"):
@@ -179,15 +180,46 @@ def test_short_campaign_reports_regret_and_refuses_a_foreign_folder(tmp_path, ca
     assert "holds another campaign" in capsys.readouterr().err
 
 
+def test_one_rule_for_isomorphs(tmp_path):
+    """An arch's own finite record; else the mean of its class's finite records; NaN when none."""
+    space = get_space("nb201")
+    a = space.parse("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+    b = space.parse("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+    c = space.parse("|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+    archs = np.stack([a, b, c])
+    table = Table("nb201", archs, space.format_many(archs), {"acc": np.array([np.nan, 70.0, 72.0])})
+    assert TabularObjective(table, "acc")(archs).tolist() == [71.0, 70.0, 72.0]
+    table = Table("nb201", archs[:1], space.format_many(archs[:1]), {"acc": np.array([np.nan]), "b": np.array([1.0])})
+    assert np.isnan(TabularObjective(table, "b").lookup(table.metric("acc"), archs[1:2])[0])
+
+
 def test_every_strategy_stays_inside_a_partial_table(one_torch_thread):
-    from surrogate.campaign import Campaign, TabularOracle
+    from surrogate.campaign import Campaign
     from surrogate.catalog import resolve
     from surrogate.tabular import Table
 
     table = Table.read(resolve("nb201-digits"))  # 1,000 of NB201's 6,466 classes
-    campaign = Campaign(metric="valid_acc", strategies=["bo", "re", "ls", "rs", "reinforce", "tpe"], budget=25,
-                        seeds=1, init=5)
+    campaign = Campaign(metric="valid_acc", strategies=["bo", "re", "ls", "rs", "reinforce", "tpe", "predict-top"],
+                        budget=25, seeds=1, init=5)
     trajectories = campaign.run(table, progress=False)
-    assert len(trajectories) == 6 * 25
-    rows = TabularOracle(table, "valid_acc").rows(TabularOracle(table, "valid_acc").space.parse_many(trajectories.arch))
+    assert len(trajectories) == 7 * 25
+    objective = TabularObjective(table, "valid_acc")
+    rows = objective.rows(objective.space.parse_many(trajectories.arch))
     assert len(rows) == len(trajectories)  # every asked architecture (or an isomorph) is in the table
+
+
+@pytest.mark.parametrize("name, metric, expected", [("nb201", "cifar10_valid_acc", "f70541f89d3bfd34"),
+                                                    ("nb201-digits", "valid_acc", "80165c70c4a97aca")])
+def test_table_campaigns_keep_their_trajectories(name, metric, expected, one_torch_thread):
+    """The Objective protocol changed nothing a table campaign asks or sees: the fingerprint of these
+    trajectories was taken with the code before it (TabularOracle). BO is left out: its GP fit
+    is floating-point sensitive across BLAS builds, and the rest already pins the runner."""
+    import hashlib
+
+    from surrogate.catalog import resolve
+
+    table = Table.read(resolve(name))
+    campaign = Campaign(metric=metric, strategies=["re", "ls", "rs", "reinforce", "tpe"], budget=15, seeds=1, init=5)
+    t = campaign.run(table, progress=False)
+    text = "\n".join(t.strategy + " " + t.arch + " " + t.value.map(repr))
+    assert hashlib.sha256(text.encode()).hexdigest()[:16] == expected

@@ -1,6 +1,7 @@
 
 from surrogate import catalog, demo
-from surrogate.campaign import TabularOracle, summarize
+from surrogate.campaign import summarize
+from surrogate.objective import TabularObjective
 from surrogate.cli import main
 from surrogate.tabular import Table
 
@@ -10,7 +11,7 @@ def test_demo_search_shows_bo_ahead_of_random_search(one_torch_thread):
     metric = demo.default_metric(table)
     search = demo.campaign(table, metric)
     results = {r["strategy"]: r for r in summarize(search.run(table, progress=False),
-                                                   TabularOracle(table, metric, search.report, search.time_column),
+                                                   TabularObjective(table, metric, search.report, search.time_column),
                                                    search)}
     assert results["bo"]["regret_at"]["50"] < results["rs"]["regret_at"]["50"]
 

@@ -13,8 +13,8 @@ from surrogate.spaces import ENUMERATE_LIMIT, get_space
 #: the spaces these tests search (`get_space` builds each once).
 SPACES = {spec: get_space(spec) for spec in ("nb201", "categorical:6x3", "categorical:4x3", "categorical:8x4",
                                              "categorical:6x4", "categorical:12x4", "categorical:30x5")}
-NAMES = ["rs", "re", "ls", "reinforce", "tpe", "bo"]
-PARAMS = {"bo": {"model": "gp", "init": 5}}
+NAMES = ["rs", "re", "ls", "reinforce", "tpe", "bo", "predict-top"]
+PARAMS = {"bo": {"model": "gp", "init": 5}, "predict-top": {"init": 5, "pool_size": 200}}
 SEARCHERS = ["re", "ls", "reinforce", "tpe"]  # the methods that must beat random search
 
 
@@ -268,3 +268,18 @@ def test_reinforce_leaves_torch_state_alone():
 def test_bad_hyperparameters(name, params):
     with pytest.raises(UsageError):
         make(name, "categorical:6x3", **params)
+
+
+def test_predict_top_fits_once_and_asks_its_ranking_in_order():
+    spec = "categorical:6x3"
+    scores = np.random.default_rng(5).normal(size=(6, 3))
+    f = lambda arch: float(scores[np.arange(6), arch].sum())  # noqa: E731
+    strategy = make("predict-top", spec, init=20, pool_size=100, model="rf")
+    run(strategy, f, 20)
+    assert strategy.ranked is None  # nothing fitted during the random design
+    asked = run(strategy, f, 10)
+    np.testing.assert_array_equal(asked, strategy.ranked[:10])
+    first = strategy.predictor.forest_
+    run(strategy, f, 5)
+    assert strategy.predictor.forest_ is first  # never refitted
+    assert np.mean([f(a) for a in asked]) > np.mean([f(a) for a in strategy.ranked[-10:]])  # best first

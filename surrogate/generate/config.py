@@ -38,6 +38,8 @@ class JobConfig:
     resolution: int | None = None
     test_at_end: bool = False
     repeat_archs: int | None = None
+    #: train on train+valid (validating top picks; None, not False, so older journals still match)
+    train_on_valid: bool | None = None
 
     @property
     def repeated(self) -> int:

@@ -55,7 +55,12 @@ class Worker:
 
         self.config = config
         self.device = resolve_device(config.device)
-        data = data if data is not None else load(config.dataset, data_dir, config.subset, config.resolution)
+        if data is None:
+            data = load(config.dataset, data_dir, config.subset, config.resolution)
+            if config.train_on_valid:
+                from surrogate.train.data import with_valid_in_train
+
+                data = with_valid_in_train(data)
         if data.checksum != config.dataset_checksum:
             raise UsageError(f"dataset {config.dataset} here has checksum {data.checksum}, the job was made with "
                              f"{config.dataset_checksum}")

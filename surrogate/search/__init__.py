@@ -18,6 +18,7 @@ STRATEGIES: Registry[type[Strategy]] = Registry("strategy", {
     "rs": RandomSearch,
     "reinforce": "surrogate.search.reinforce:Reinforce",
     "tpe": "surrogate.search.tpe:TPESearch",
+    "predict-top": "surrogate.search.predict_top:PredictTop",
 })
 
 

@@ -116,10 +116,10 @@ def run_campaign(names: list[str], table: Table, metric: str, seeds: int, config
                  report: str | None, checkpoints: Path | None, data_dir: str | None = None,
                  progress: bool = True) -> pd.DataFrame:
     """Every (strategy, seed) run; each finished run is kept under `checkpoints`, so a rerun resumes."""
-    from surrogate.campaign import TabularOracle
+    from surrogate.objective import TabularObjective
 
     space = get_space(table.space)
-    oracle = TabularOracle(table, metric, report)
+    oracle = TabularObjective(table, metric, report)
     data = config.load_data(data_dir)
     rows = []
     runs = [(name, seed) for name in names for seed in range(seeds)]

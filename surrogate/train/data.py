@@ -148,6 +148,15 @@ def reduce(data: Data, subset: int | None = None, resolution: int | None = None)
                    x_test=x_test.contiguous(), augment=augment, protocol=tuple(sorted(protocol.items())))
 
 
+def with_valid_in_train(data: Data) -> Data:
+    """The validation protocol of top picks: train on train+valid (more data, as NAS papers' final
+    training does), judge on test only. The valid split stays (it is now seen in training: its
+    metrics are no estimate of anything); `split` records the merge."""
+    protocol = dict(data.protocol) | {"train_plus_valid": 1}
+    return replace(data, x_train=torch.cat([data.x_train, data.x_valid]).contiguous(),
+                   y_train=torch.cat([data.y_train, data.y_valid]), protocol=tuple(sorted(protocol.items())))
+
+
 def balanced_rows(labels: np.ndarray, n: int, num_classes: int) -> np.ndarray:
     """Sorted indices of n rows of `labels`, an equal share of each class (the first n % K classes
     get one more; a class with too few rows gives all it has and the rest is topped up at random),

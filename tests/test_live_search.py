@@ -1,0 +1,84 @@
+"""`surrogate search --space ... --dataset ...`: a live campaign, every query trained on digits."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from surrogate.campaign import JSON_FIELDS, VALIDATED_FIELDS
+from surrogate.cli import main
+from surrogate.spaces import get_space
+
+LIVE = ["--space", "nb201", "--dataset", "digits", "--epochs", "1", "--channels", "8", "--cells", "1",
+        "--metric", "valid_acc", "--budget", "6", "--init", "3", "--no-progress"]
+
+
+def test_tiny_live_campaign_with_validated_top_picks(tmp_path, capsys, one_torch_thread):
+    out = tmp_path / "live"
+    assert main(["search", *LIVE, "--strategies", "bo,rs", "--seeds", "1", "--validate-top", "2", "--out", str(out),
+                 "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["optimum"] is None
+    for result in document["results"]:
+        assert set(result) == set(JSON_FIELDS) and result["train_seconds"] > 0 and result["found_optimum"] is None
+    assert len(document["validated"]) == 2 * 2
+    for row in document["validated"]:
+        assert set(row) == set(VALIDATED_FIELDS) and 0 <= row["validated_value"] <= 100
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    assert len(trajectories) == 12
+    assert (trajectories.groupby("strategy").simulated_seconds.diff().dropna() > 0).all()  # each query charged
+    records = os.listdir(out / "records.h5.parts" / "records")
+    space = get_space("nb201")
+    assert len(records) == len(set(space.canonical_ids(space.parse_many(trajectories.arch))))  # each class once
+    for name in ("records.h5", "validated.h5", "summary.md", "regret.png", "run.json"):
+        assert (out / name).is_file()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--space", "nb201", "--metric", "valid_acc"], "--space and --dataset"),
+    (["nb201", "--space", "nb201", "--dataset", "digits", "--metric", "valid_acc"], "not both"),
+    ([*LIVE, "--validate-top", "7"], "exceeds the budget"),
+    (["--space", "nb201", "--dataset", "imagenet", "--metric", "valid_acc"], "unknown dataset"),
+    ([*LIVE, "--strategies", "bo,darts"], "judge their picks on a table"),
+    ([*LIVE, "--metric", "params"], "training metric"),
+    ([*LIVE, "--workers", "0"], "--workers"),
+])
+def test_bad_live_input_fails_before_training(tmp_path, capsys, args, needle):
+    out = tmp_path / "o"
+    assert main(["search", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_kill_and_rerun_replays_without_training_twice(tmp_path, one_torch_thread):
+    """kill -9 mid-campaign, rerun: the same trajectories as an uninterrupted run, and every record
+    written before the kill is kept as it was (nothing trained twice)."""
+    args = [*LIVE, "--strategies", "bo,rs", "--seeds", "2"]
+    whole = tmp_path / "whole"
+    assert main(["search", *args, "--out", str(whole)]) == 0
+
+    out = tmp_path / "killed"
+    records = out / "records.h5.parts" / "records"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "surrogate.cli", "search", *args, "--out", str(out)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and (not records.is_dir() or len(os.listdir(records)) < 4):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {p.name: p.stat().st_mtime_ns for p in records.glob("*.npz")}
+    assert 4 <= len(before) and not (out / "trajectories.csv").exists()
+    assert main(["search", *args, "--out", str(out)]) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in records.glob("*.npz")}
+    assert all(after[name] == mtime for name, mtime in before.items())
+    same = ["strategy", "seed", "step", "arch", "value", "best_so_far"]  # seconds are measured: they differ
+    pd.testing.assert_frame_equal(pd.read_csv(out / "trajectories.csv")[same], pd.read_csv(whole / "trajectories.csv")[same])
+    assert sorted(after) == sorted(os.listdir(whole / "records.h5.parts" / "records"))
