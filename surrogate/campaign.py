@@ -251,7 +251,7 @@ def markdown_summary(results: list[dict], campaign: Campaign, live: bool = False
         header += ["found optimum", "median queries to optimum", *[f"regret@{s}" for s in regret_steps(campaign.budget)]]
     header += ["best (mean)", "s/query"]
     if live:
-        header.append("training hours")
+        header.append("training min")
     if campaign.report:
         header.append(f"{campaign.report} of top pick")
     if campaign.validate_top and not live:
@@ -266,7 +266,7 @@ def markdown_summary(results: list[dict], campaign: Campaign, live: bool = False
                       *[_fmt(r["regret_at"][str(s)]) for s in regret_steps(campaign.budget)]]
         cells += [f"{r['best_mean']:.3f}", f"{r['seconds_per_query']:.3f}"]
         if live:
-            cells.append(_fmt((r["train_seconds"] or 0) / 3600, ".2f"))
+            cells.append(_fmt((r["train_seconds"] or 0) / r["seeds"] / 60, ".1f"))
         if campaign.report:
             cells.append(_fmt(r["report_mean"]))
         if campaign.validate_top and not live:
@@ -340,8 +340,10 @@ def write_report(campaign: Campaign, objective: Objective | Table, trajectories:
     atomic_write(out / "run.json", json.dumps(run, indent=2) + "\n")
     title = f"{dataset or objective.space.spec}: {campaign.metric}" + (" (live)" if live else "")
     if live:
-        intro = (f"{campaign.seeds} seeds x {campaign.budget} queries, each trained live (an architecture trained "
-                 "once serves every run that asks it, charged to each). Best = best value found; mean over seeds."
+        trained = len(objective.journal.done()) if objective.journal.records.is_dir() else 0
+        intro = (f"{campaign.seeds} seeds x {campaign.budget} queries, each trained live: {trained} distinct networks "
+                 f"trained for {len(trajectories)} queries (an architecture trained once serves every run that asks "
+                 "it, charged to each: training min is per run). Best = best value found; mean over seeds."
                  + (f" Top {campaign.validate_top} of each run retrained with the validation protocol "
                     "(train+valid, test accuracy)." if campaign.validate_top else ""))
     else:

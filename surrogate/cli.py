@@ -236,9 +236,11 @@ def _search_live(args: argparse.Namespace) -> int:
         raise UsageError("--strategies is empty")
     if shared := [n for n in names if n in WEIGHT_SHARING]:
         raise UsageError(f"{', '.join(shared)} judge their picks on a table: give a table FILE, not --space")
-    if args.storage or args.study:
-        raise UsageError("--storage/--study share table campaigns; a live campaign runs on one machine "
-                         "(use --workers to train queries in parallel)")
+    if bool(args.storage) != bool(args.study):
+        raise UsageError("--storage and --study go together")
+    if args.storage and (len(names) != 1 or args.validate_top or args.workers != 1):
+        raise UsageError("a distributed campaign runs one strategy per worker (--strategies NAME), without "
+                         "--validate-top or --workers: start one worker per process or machine")
     if args.report or args.time_column:
         raise UsageError("--report and --time-column read a table: a live campaign has none")
     if args.workers < 1:
@@ -262,6 +264,8 @@ def _search_live(args: argparse.Namespace) -> int:
                                   workers=args.workers, name="validated.h5", command=args.command_line)
     campaign.validate(objective, live=True)
     _check_output_folder(out)
+    if args.storage:
+        return _search_distributed(args, campaign, objective)
     _check_same_campaign(out / "run.json", campaign, objective.fingerprint)
     validated: list[dict] = []
 
@@ -349,22 +353,28 @@ def _search_weight_sharing(args: argparse.Namespace, table, names: list[str], pl
     return summary, oracle.optimum
 
 
-def _search_distributed(args: argparse.Namespace, campaign, table) -> int:
-    """One worker of a campaign shared through an Optuna RDB storage (run it in several processes)."""
+def _search_distributed(args: argparse.Namespace, campaign, source) -> int:
+    """One worker of a campaign shared through an Optuna RDB storage (run it in several processes);
+    `source` is the table, or a live objective (this worker trains into its own OUT/records.h5)."""
     import json
 
+    from surrogate.catalog import resolve
     from surrogate.distributed import run_worker
+    from surrogate.objective import LiveObjective
 
     if not (args.storage and args.study):
         raise UsageError("--storage and --study go together")
     if len(campaign.strategies) != 1:
         raise UsageError("a distributed campaign runs one strategy: pass --strategies NAME")
     name = campaign.strategies[0]
-    campaign.validate(table)
-    from surrogate.catalog import resolve
-
-    done = run_worker(str(resolve(args.file)), args.metric, name, args.storage, args.study, args.budget,
-                      seed=args.worker_seed, strategy_params=campaign.params_for(name))
+    campaign.validate(source, live=isinstance(source, LiveObjective))
+    try:
+        done = run_worker(source if isinstance(source, LiveObjective) else str(resolve(args.file)), args.metric, name,
+                          args.storage, args.study, args.budget, seed=args.worker_seed,
+                          strategy_params=campaign.params_for(name))
+    finally:
+        if isinstance(source, LiveObjective):
+            source.export()
     result = {"study": args.study, "strategy": name, "completed_by_this_worker": done}
     print(json.dumps(result) if args.json else f"worker finished: {done} trials completed by this worker")
     return 0

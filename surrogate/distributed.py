@@ -39,7 +39,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from surrogate._io import quiet_optuna
 from surrogate.errors import UsageError
-from surrogate.objective import TabularObjective
+from surrogate.objective import Objective, TabularObjective
 from surrogate.optuna import SurrogateSampler, suggest_arch
 from surrogate.tabular import Table
 
@@ -81,22 +81,23 @@ def without_password(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
-def run_worker(table_path: str, metric: str, strategy: str, storage: str, study_name: str, budget: int,
+def run_worker(source: str | Objective, metric: str, strategy: str, storage: str, study_name: str, budget: int,
                seed: int | None = None, strategy_params: dict | None = None, simulate_seconds: float = 0.0,
                heartbeat_interval: int = 10, grace_period: int | None = None) -> int:
-    """Evaluate archs of the tabular benchmark at `table_path` (value: `metric`, maximised) in the
-    shared study until it holds `budget` COMPLETE trials; return how many this worker completed.
+    """Evaluate archs in the shared study until it holds `budget` COMPLETE trials; return how many
+    this worker completed. `source` is the tabular benchmark's path (value: `metric`, maximised) or
+    any `Objective` (a `LiveObjective` trains each trial's architecture on this machine, into its
+    own records).
 
     `simulate_seconds` sleeps in each trial, standing in for training. Archs absent from the table
     (or NaN there) end as FAIL trials, which do not count towards the budget.
     """
     if budget < 1:
         raise UsageError(f"budget must be at least 1, got {budget}")
-    table = Table.read(table_path)
-    tabular = TabularObjective(table, metric)
-    space = tabular.space
-    if budget > tabular.classes_with_values():
-        raise UsageError(f"budget {budget} exceeds the {tabular.classes_with_values()} architecture classes "
+    target = source if isinstance(source, Objective) else TabularObjective(Table.read(source), metric)
+    space = target.space
+    if isinstance(target, TabularObjective) and budget > target.classes_with_values():
+        raise UsageError(f"budget {budget} exceeds the {target.classes_with_values()} architecture classes "
                          f"with a {metric!r} value")
     sampler = SurrogateSampler(strategy, space=space, seed=seed, **(strategy_params or {}))
     rdb = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
@@ -115,9 +116,12 @@ def run_worker(table_path: str, metric: str, strategy: str, storage: str, study_
         if simulate_seconds > 0:
             time.sleep(simulate_seconds)
         try:
-            return float(tabular(arch[None])[0])
+            answer = target.evaluate(arch[None])
         except UsageError:  # not in the table (nor an isomorph): a failed trial, not counted
             return math.nan
+        if target.clock:
+            trial.set_user_attr("train_seconds", float(answer.seconds[0]))
+        return float(answer.values[0])
 
     completed = 0
 

@@ -294,15 +294,16 @@ def _train_in_worker(arch: np.ndarray) -> dict:
 def live_config(space: str, dataset: str, epochs: int = 12, channels: int = 16, cells: int = 5, batch_size: int = 256,
                 device: str = "cpu", data_dir: str | None = None, subset: int | None = None,
                 resolution: int | None = None, validation: bool = False):
-    """The training configuration of a live campaign's queries (as `surrogate generate` would train
-    them, with no architecture list: the campaign chooses them), and the dataset loaded once.
-    `validation=True`: the protocol that validates top picks (train on train+valid, test at the end)."""
+    """The training configuration of a live campaign's queries (as `surrogate generate --test-at-end`
+    would train them, with no architecture list: the campaign chooses them), and the dataset loaded
+    once. Test accuracy is measured once, after the last epoch: the search never looks at it.
+    `validation=True`: the protocol that validates top picks (train on train+valid)."""
     from surrogate.generate import make_config
     from surrogate.train.data import with_valid_in_train
 
     config, data = make_config(space, dataset, archs="1", epochs=epochs, channels=channels, cells=cells,
                                batch_size=batch_size, device=device, data_dir=data_dir, subset=subset,
-                               resolution=resolution, test_at_end=validation)
+                               resolution=resolution, test_at_end=True)
     if validation:
         data = with_valid_in_train(data)
         config = replace(config, split=data.split, train_on_valid=True)

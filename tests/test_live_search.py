@@ -13,6 +13,7 @@ import pytest
 from surrogate.campaign import JSON_FIELDS, VALIDATED_FIELDS
 from surrogate.cli import main
 from surrogate.spaces import get_space
+from surrogate.tabular import Table
 
 LIVE = ["--space", "nb201", "--dataset", "digits", "--epochs", "1", "--channels", "8", "--cells", "1",
         "--metric", "valid_acc", "--budget", "6", "--init", "3", "--no-progress"]
@@ -82,3 +83,31 @@ def test_kill_and_rerun_replays_without_training_twice(tmp_path, one_torch_threa
     same = ["strategy", "seed", "step", "arch", "value", "best_so_far"]  # seconds are measured: they differ
     pd.testing.assert_frame_equal(pd.read_csv(out / "trajectories.csv")[same], pd.read_csv(whole / "trajectories.csv")[same])
     assert sorted(after) == sorted(os.listdir(whole / "records.h5.parts" / "records"))
+
+
+def test_live_worker_of_a_shared_study(tmp_path, capsys, one_torch_thread):
+    """--storage/--study: this process trains its trials into its own records; the study counts them."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    out = tmp_path / "worker"
+    args = [a for a in LIVE if a != "--no-progress"]
+    assert main(["search", *args[:args.index("--budget")], "--budget", "3", "--strategies", "rs", "--storage", url,
+                 "--study", "live", "--worker-seed", "1", "--out", str(out)]) == 0
+    assert "3 trials completed by this worker" in capsys.readouterr().out
+    trials = optuna.load_study(study_name="live", storage=url).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3 and all(t.user_attrs["train_seconds"] > 0 for t in trials)
+    from surrogate.tabular import Table
+
+    assert Table.read(out / "records.h5").n == 3
+
+
+@pytest.mark.slow
+def test_workers_train_in_parallel_with_the_same_records(tmp_path, one_torch_thread):
+    """--workers 2: queries trained two at a time in spawned processes give the records one process gives."""
+    args = [*LIVE, "--strategies", "rs", "--seeds", "1", "--budget", "4"]
+    assert main(["search", *args, "--out", str(tmp_path / "one")]) == 0
+    assert main(["search", *args, "--workers", "2", "--out", str(tmp_path / "two")]) == 0
+    one, two = (pd.read_csv(tmp_path / name / "trajectories.csv") for name in ("one", "two"))
+    pd.testing.assert_frame_equal(one[["arch", "value"]], two[["arch", "value"]])
+    assert Table.read(tmp_path / "two" / "records.h5").attrs["provenance"]["workers"] == 2  # two processes trained
