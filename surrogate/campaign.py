@@ -138,8 +138,9 @@ class Campaign:
             after_run=None) -> pd.DataFrame:
         """Every (strategy, seed) run; `after_run(frame)` is called after each (validating its top picks)."""
         objective = self.validate(objective, live=not isinstance(objective, (Table, TabularObjective)))
-        runs = [(s, seed) for s in self.strategies for seed in range(self.seeds)]
-        frames = []
+        # seed-major: a campaign stopped early (a long live one) holds comparable runs of every strategy
+        runs = [(s, seed) for seed in range(self.seeds) for s in self.strategies]
+        frames = {}
         with tqdm(total=len(runs) * self.budget, desc="search", unit="query", disable=not progress,
                   dynamic_ncols=True) as bar:
             for strategy, seed in runs:
@@ -154,8 +155,8 @@ class Campaign:
                         atomic_write(saved, frame.to_csv(index=False))
                 if after_run:
                     after_run(frame)
-                frames.append(frame)
-        return pd.concat(frames, ignore_index=True)
+                frames[strategy, seed] = frame
+        return pd.concat([frames[s, seed] for s in self.strategies for seed in range(self.seeds)], ignore_index=True)
 
 
 def top_picks(run: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -225,6 +225,7 @@ def _search_live(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    from surrogate._io import default_threads, torch_threads
     from surrogate.campaign import Campaign, validate_picks, write_report
     from surrogate.objective import LiveObjective, live_config
     from surrogate.supernet.search import WEIGHT_SHARING
@@ -277,8 +278,9 @@ def _search_live(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     try:
-        trajectories = campaign.run(objective, checkpoints=out / ".checkpoints", progress=not args.no_progress,
-                                    after_run=after_run)
+        with torch_threads(default_threads(args.workers)):  # what training in this process may use
+            trajectories = campaign.run(objective, checkpoints=out / ".checkpoints", progress=not args.no_progress,
+                                        after_run=after_run)
     finally:
         objective.close()
         if validator is not None:
