@@ -139,12 +139,13 @@ def _cmd_bench_predictors(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from surrogate.benchmark import PredictorBenchmark, json_document, write_report
+    from surrogate.features import expand_features
 
     table = _read_table(args.file)
     bench = PredictorBenchmark(metric=args.metric, models=_csv_list(args.models),
                                encodings=_csv_list(args.encodings) if args.encodings else _default_encodings(table.space),
                                train_sizes=_int_list(args.train_sizes), test_size=args.test_size, seeds=args.seeds,
-                               features=_csv_list(args.features) if args.features else [],
+                               features=expand_features(table, _csv_list(args.features)) if args.features else [],
                                supernet_column=args.supernet_column)
     bench.validate(table)
     _check_output_folder(Path(args.out))
@@ -160,6 +161,34 @@ def _cmd_bench_predictors(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- proxies ----------------------------------------------------------------------------------
+def _cmd_proxies(args: argparse.Namespace) -> int:
+    from surrogate.catalog import SHIPPED
+    from surrogate.proxies import check_dataset, check_proxies, config_for_table, fill_table
+    from surrogate.tabular import Table
+    from surrogate.train.trainer import resolve_device
+
+    if args.file in SHIPPED and not os.path.exists(args.file):
+        raise UsageError(f"{args.file}: a shipped dataset is read-only; copy it first "
+                         f"(cp {SHIPPED[args.file].path} my.h5) and compute proxies into the copy")
+    proxies = check_proxies(_csv_list(args.proxies))
+    check_dataset(args.dataset)
+    if args.workers < 1:
+        raise UsageError("--workers must be >= 1")
+    table = Table.read(args.file)
+    config = config_for_table(table, args.dataset, batch_size=args.batch_size, channels=args.channels,
+                              cells=args.cells, seed=args.seed, grad_batch=args.grad_batch)
+    device = str(resolve_device(args.device))
+    facts = fill_table(args.file, proxies, config, overwrite=args.overwrite, workers=args.workers, device=device,
+                       data_dir=args.data_dir, progress=not args.no_progress, command=args.command_line)
+    print(f"wrote {', '.join('zc_' + p for p in proxies)} into {args.file}: {facts['classes']} classes "
+          f"({facts['from_cache']} from the shipped cache, {facts['from_journal']} from the journal, "
+          f"{facts['computed']} computed in {facts['compute_seconds']:.1f} s); {config.dataset} inputs "
+          f"{config.in_channels}x{config.side}x{config.side}, batch {config.batch_size} (gradients: {config.grad_batch}), "
+          f"C={config.channels}, N={config.cells}, seed {config.seed}")
+    return 0
+
+
 # --- search -----------------------------------------------------------------------------------
 def _cmd_search(args: argparse.Namespace) -> int:
     import json
@@ -171,10 +200,19 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     if args.file and args.space:
         raise UsageError("give a table FILE or --space (a live campaign), not both")
+    multi = bool(args.objectives or args.constraint)
+    if not multi and not args.metric:
+        raise UsageError("--metric is required (or --objectives for a multi-objective search)")
+    args.strategies = args.strategies if args.strategies is not None else (
+        "bo,nsga2,re,rs" if multi else "bo,re,ls,rs,reinforce,tpe")
     if not args.file:
+        if multi:
+            raise UsageError("--objectives and --constraint search a table for now: give a table FILE")
         return _search_live(args)
     if args.workers != 1:
         raise UsageError("--workers trains queries in parallel: it needs a live campaign (--space, --dataset)")
+    if multi:
+        return _search_multi_objective(args)
     table = _read_table(args.file)
     names = _csv_list(args.strategies)
     shared = [n for n in names if n in WEIGHT_SHARING]
@@ -295,6 +333,35 @@ def _search_live(args: argparse.Namespace) -> int:
     print((out / "summary.md").read_text())
     print(f"wrote {out}/trajectories.csv, summary.md, regret.png, run.json, records.h5"
           + (", validated.h5" if validator is not None else ""))
+    return 0
+
+
+def _search_multi_objective(args: argparse.Namespace) -> int:
+    """--objectives/--constraint: Pareto fronts and hypervolume on a table (`surrogate.mo_campaign`)."""
+    import json
+    from pathlib import Path
+
+    from surrogate.mo_campaign import MOCampaign, parse_ref_point, run_mo_search
+
+    if args.storage or args.study:
+        raise UsageError("--objectives/--constraint campaigns run in one process (no --storage)")
+    if args.objectives and args.metric:
+        raise UsageError("--objectives replaces --metric: name every objective there (e.g. valid_acc:max,params:min)")
+    objectives = args.objectives or f"{args.metric}:max"
+    table = _read_table(args.file)
+    MOCampaign(objectives=objectives, constraints=args.constraint or [], ref_point=parse_ref_point(args.ref_point),
+               strategies=_csv_list(args.strategies), budget=args.budget, seeds=args.seeds,
+               init=args.init).validate(table)  # every bad input fails here, before the folder is made
+    out = Path(args.out)
+    _check_output_folder(out)
+    document = run_mo_search(table, objectives, args.constraint or [], args.ref_point, _csv_list(args.strategies),
+                             args.budget, args.seeds, args.init, out=out, command=args.command_line,
+                             progress=not args.no_progress, source=str(args.file))
+    if args.json:
+        print(json.dumps(document))
+        return 0
+    print((out / "summary.md").read_text())
+    print(f"wrote {out}/trajectories.csv, pareto.csv, pareto.png, hypervolume.png, summary.md, run.json")
     return 0
 
 
@@ -612,10 +679,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "against baselines")
     p.add_argument("file", nargs="?", help="tabular .h5 file, or a shipped dataset name (surrogate datasets); "
                    "leave out and give --space and --dataset for a live campaign")
-    p.add_argument("--metric", required=True, help="metric to maximise, e.g. cifar10_valid_acc (live: valid_acc)")
-    p.add_argument("--strategies", default="bo,re,ls,rs,reinforce,tpe",
-                   help="bo, re, ls, rs, reinforce, tpe, predict-top (query the table or train); enas, darts "
-                   "(weight sharing, trained live, judged on the table)")
+    p.add_argument("--metric", help="metric to maximise, e.g. cifar10_valid_acc (live: valid_acc)")
+    p.add_argument("--strategies", help="bo, re, ls, rs, reinforce, tpe, predict-top (query the table or train); enas, "
+                   "darts (weight sharing, trained live, judged on the table); with --objectives: bo, nsga2, re, rs "
+                   "(default: bo,re,ls,rs,reinforce,tpe; with --objectives: bo,nsga2,re,rs)")
+    p.add_argument("--objectives", help="multi-objective search: COL:max,COL:min[,...] (params and flops are computed "
+                   "from the network when the table lacks them)")
+    p.add_argument("--constraint", action="append", metavar="COL<=V",
+                   help="a constraint (repeatable), e.g. \"params<=1e6\"; with one objective or several")
+    p.add_argument("--ref-point", default="auto", help="hypervolume reference point: auto or v1,v2,... (default: auto)")
     p.add_argument("--budget", type=int, default=150, help="queries per run (default: 150)")
     p.add_argument("--seeds", type=int, default=20, help="runs per strategy, seeds 0..N-1 (default: 20)")
     p.add_argument("--init", type=int, default=10, help="random queries before a model-based strategy starts")
@@ -704,19 +776,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_supernet_estimate)
 
+    p = sub.add_parser("proxies", help="write zero-cost proxies (zc_<name> columns) into a tabular file (resumable)")
+    p.add_argument("file", help="tabular .h5 file (rewritten atomically; its journal is FILE.proxies/)")
+    p.add_argument("--proxies", default="synflow,nwot,jacov,snip,grad_norm,fisher",
+                   help="comma-separated: synflow, nwot, jacov, snip, grad_norm, fisher (default: all)")
+    p.add_argument("--dataset", default="random",
+                   help="random (Gaussian inputs, random labels: data-free), digits, fashion-mnist or cifar10 "
+                   "(default: random)")
+    p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
+    p.add_argument("--batch-size", type=int, help="inputs per batch; nwot sees all of them (default: 64)")
+    p.add_argument("--grad-batch", type=int, help="the first K inputs, for the gradient proxies jacov, snip, "
+                   "grad_norm, fisher (default: 8, or the batch size when smaller)")
+    p.add_argument("--channels", type=int, help="network width C (default: the table's training config, else 16)")
+    p.add_argument("--cells", type=int, help="cells per stage N (default: the table's training config, else 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and of the batch (default: 0)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default: 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing zc_ columns")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=_cmd_proxies)
+
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
     p = bench.add_parser("predictors", help="rank correlation of predictors x encodings x training-set sizes")
     p.add_argument("file", help="tabular .h5 file, or a shipped dataset name (surrogate datasets)")
     p.add_argument("--metric", required=True, help="metric to predict, e.g. cifar10_valid_acc")
     p.add_argument("--models", default="gp,rf,svr,mlp",
-                   help="gp, rf, svr, mlp, and supernet (the --supernet-column estimate, zero-shot)")
+                   help="gp, rf, svr, mlp, gbt, and supernet (the --supernet-column estimate, zero-shot)")
     p.add_argument("--encodings", help="default: onehot,adjacency,path where the space has them (cell spaces), else onehot")
     p.add_argument("--train-sizes", default="20,50,100,200,400",
                    help="training-set sizes, nested per seed (default: 20,50,100,200,400)")
     p.add_argument("--test-size", type=int, default=1000,
                    help="held-out architectures, isomorphism-disjoint from training (default: 1000)")
     p.add_argument("--seeds", type=int, default=5, help="splits and model seeds 0..N-1 (default: 5)")
-    p.add_argument("--features", help="extra input columns: metrics of the file (e.g. supernet_acc), or computed params,flops")
+    p.add_argument("--features", help="extra input columns: metrics of the file (e.g. supernet_acc), computed "
+                   "params,flops, or zc (every zero-cost proxy column, from `surrogate proxies`)")
     p.add_argument("--supernet-column", default="supernet_acc", help="column the supernet model reads (default: supernet_acc)")
     p.add_argument("--out", default="runs/bench-predictors", help="output folder (default: runs/bench-predictors)")
     p.add_argument("--json", action="store_true", help="print one JSON document to stdout")

@@ -1,5 +1,6 @@
 """Extra input columns appended to an encoding: metrics of the tabular file, or costs the package
-computes from the network definition (`params`, `flops`) when the file lacks them."""
+computes from the network definition (`params`, `flops`) when the file lacks them. `zc` stands for
+every zero-cost proxy column of the file (`zc_*`, written by `surrogate proxies`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,23 @@ from surrogate.errors import UsageError
 from surrogate.tabular import Table
 
 COMPUTED = ("params", "flops")
+#: shorthand for every zero-cost proxy column of a table
+ZC = "zc"
+
+
+def expand_features(table: Table, names: list[str]) -> list[str]:
+    """`names` with `zc` replaced by the table's `zc_*` columns (in file order); a UsageError when
+    it has none."""
+    out: list[str] = []
+    for name in names:
+        if name == ZC:
+            columns = [m for m in table.metrics if m.startswith("zc_")]
+            if not columns:
+                raise UsageError("feature 'zc': the file has no zc_ columns; add them with `surrogate proxies FILE`")
+            out += columns
+        else:
+            out.append(name)
+    return list(dict.fromkeys(out))
 
 
 def raw_feature(table: Table, name: str) -> np.ndarray:
@@ -28,18 +46,35 @@ def raw_feature(table: Table, name: str) -> np.ndarray:
 
 
 def feature_matrix(table: Table, names: list[str]) -> np.ndarray:
-    """(n, len(names)) standardised features. Positive columns spanning over a decade are taken in
-    log10 first (params, FLOPs); every column is then z-scored over the whole table, which uses no
+    """(n, len(names)) standardised features (`zc` expanded). Zero-cost proxy columns (`zc_*`) become
+    normal scores of their ranks; other positive columns spanning over a decade are taken in
+    log10 first (params, FLOPs); every other column is then z-scored over the whole table, which uses no
     target values, so distance-based models weigh a feature like one encoding bit."""
     columns = []
-    for name in names:
+    for name in expand_features(table, names):
         x = raw_feature(table, name).astype(np.float64)
         finite = x[np.isfinite(x)]
         if len(finite) == 0:
             raise UsageError(f"feature {name!r} is NaN for every architecture")
+        if name.startswith("zc_"):  # heavy-tailed scores whose scale means nothing: normal scores of the ranks
+            columns.append(_normal_scores(x))
+            continue
         if finite.min() > 0 and finite.max() / finite.min() > 10:
             x = np.log10(x)
             finite = x[np.isfinite(x)]
         center, scale = finite.mean(), finite.std() or 1.0
         columns.append(np.nan_to_num((x - center) / scale, nan=0.0))  # missing -> the mean
     return np.stack(columns, axis=1) if columns else np.zeros((table.n, 0))
+
+
+def _normal_scores(x: np.ndarray) -> np.ndarray:
+    """Ranks over the whole table (ties averaged, no target values) mapped to standard normal
+    quantiles; NaN -> 0, the median."""
+    from scipy import stats
+
+    out = np.zeros(len(x))
+    finite = np.isfinite(x)
+    if finite.sum() > 1:
+        ranks = stats.rankdata(x[finite])
+        out[finite] = stats.norm.ppf((ranks - 0.5) / finite.sum())
+    return out

@@ -1,4 +1,4 @@
-"""Architecture encodings, by name: `onehot`, `adjacency`, `path`, `path-truncated:K`."""
+"""Architecture encodings, by name: `onehot`, `adjacency`, `path`, `path-truncated:K`, `graf`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Callable
 
 from surrogate.encodings.adjacency import Adjacency
 from surrogate.encodings.base import Encoding
+from surrogate.encodings.graf import Graf
 from surrogate.encodings.onehot import OneHot
 from surrogate.encodings.path import Path
 from surrogate.registry import Registry
@@ -17,6 +18,7 @@ ENCODINGS: Registry[Callable[[Space, str], Encoding]] = Registry("encoding", {
     "adjacency": Adjacency.from_spec,
     "path": Path.from_spec,
     "path-truncated": Path.truncated,
+    "graf": Graf.from_spec,
 })
 
 
@@ -26,4 +28,4 @@ def get_encoding(name: str, space: Space | str) -> Encoding:
     return ENCODINGS[key](get_space(space), argument)
 
 
-__all__ = ["Encoding", "OneHot", "Adjacency", "Path", "ENCODINGS", "get_encoding"]
+__all__ = ["Encoding", "OneHot", "Adjacency", "Path", "Graf", "ENCODINGS", "get_encoding"]

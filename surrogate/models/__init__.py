@@ -1,4 +1,4 @@
-"""Predictors by name: `gp`, `rf`, `svr`, `mlp`. Each is a scikit-learn-style estimator whose
+"""Predictors by name: `gp`, `rf`, `svr`, `mlp`, `gbt`. Each is a scikit-learn-style estimator whose
 `predict(X)` returns `(mean, std)`; modules load on first use (the GP imports BoTorch)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ MODELS: Registry[type[Predictor]] = Registry("model", {
     "rf": "surrogate.models.rf:RandomForest",
     "svr": "surrogate.models.svr:SupportVectorRegression",
     "mlp": "surrogate.models.mlp:MLPEnsemble",
+    "gbt": "surrogate.models.gbt:GradientBoostedTrees",
 })
 
 
