@@ -2,6 +2,8 @@ import subprocess
 import sys
 
 import h5py
+import json
+
 import numpy as np
 import pytest
 
@@ -172,5 +174,33 @@ def test_plain_command_shows_usage_and_one_prefix(capsys):
     code, _, err = run(capsys)
     assert code == 2 and err.startswith("usage: surrogate") and "a command is required" in err
     code, _, err = run(capsys, "search")
-    one_line_error(code, err, "search: the following arguments are required")
+    one_line_error(code, err, "--metric is required")
     assert "surrogate: error: surrogate" not in err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--objectives", "cifar10_valid_acc:max,nope:min"], "nope"),
+    (["--objectives", "cifar10_valid_acc,params:min"], ":max"),
+    (["--objectives", "cifar10_valid_acc:max,params:min", "--constraint", "params<<3"], "constraint"),
+    (["--objectives", "cifar10_valid_acc:max,params:min", "--ref-point", "100,1"], "reference point"),
+    (["--metric", "cifar10_valid_acc", "--objectives", "cifar10_valid_acc:max,params:min"], "replaces --metric"),
+])
+def test_multi_objective_bad_input_fails_before_work(tmp_path, capsys, args, needle):
+    out = tmp_path / "mo"
+    assert main(["search", "nb201", *args, "--budget", "20", "--seeds", "1", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_multi_objective_search_writes_its_outputs(tmp_path, capsys):
+    out = tmp_path / "mo"
+    assert main(["search", "nb201", "--objectives", "cifar10_valid_acc:max,params:min", "--strategies", "rs,re",
+                 "--seeds", "2", "--budget", "20", "--out", str(out), "--no-progress", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    for result in document["results"]:
+        assert {"strategy", "seeds", "budget", "hypervolume_ratio_at", "found_front_fraction",
+                "seconds_per_query"} <= set(result)
+        assert 0 < result["hypervolume_ratio_at"]["20"] <= 1
+    for name in ("pareto.csv", "pareto.png", "hypervolume.png", "summary.md", "run.json"):
+        assert (out / name).is_file()

@@ -1,0 +1,494 @@
+"""Multi-objective and constrained search campaigns on a table (`surrogate search --objectives`).
+
+Each strategy runs `budget` queries under seeds 0..S-1. Per query the trajectory records the
+architecture, its outcome columns, whether it is feasible and the hypervolume ratio reached so far
+(the found set's hypervolume over the table's true Pareto front's); with one objective, the best
+feasible value so far and the regret against the best feasible architecture instead. Finished
+(strategy, seed) runs are checkpointed, so a killed campaign resumes.
+
+Every isomorphism class has one outcome vector: a measured column is the mean of the class's
+records (isomorphs compute the same function; their records differ by training noise), an exact
+cost (params, FLOPs, from the table or computed from the network definition) is the class's
+smallest, i.e. the network with its dead ops pruned — the representative a deployment would use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from surrogate import __version__, pareto
+from surrogate._io import atomic_write, run_record, save_figure
+from surrogate.errors import UsageError
+from surrogate.features import COMPUTED, raw_feature
+from surrogate.search.multiobjective import MO_STRATEGIES, Problem, get_mo_strategy
+from surrogate.spaces import Space, get_space
+from surrogate.tabular import Table
+
+#: the hypervolume ratio (or regret) is reported at these steps and at the budget.
+REPORT_STEPS = (50, 100, 150)
+MO_JSON_FIELDS = ("strategy", "seeds", "budget", "hypervolume_ratio_at", "found_front_fraction", "seconds_per_query")
+SO_JSON_FIELDS = ("strategy", "seeds", "budget", "regret_at", "found_optimum", "median_queries_to_optimum",
+                  "seconds_per_query")
+
+
+class ClassOracle:
+    """One outcome vector per isomorphism class of a table, over `columns` (see the module note)."""
+
+    def __init__(self, table: Table, columns: Sequence[str]):
+        self.space: Space = get_space(table.space)
+        self.table, self.columns = table, tuple(columns)
+        self.exact_columns = tuple(c for c in self.columns if c in COMPUTED)
+        ids = self.space.canonical_ids(table.archs)
+        self.class_ids, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        self.archs = table.archs[first]  # one representative per class
+        raw = pd.DataFrame({c: raw_feature(table, c) for c in self.columns}).groupby(inverse)
+        how = {c: "min" if c in self.exact_columns else "mean" for c in self.columns}
+        self.values = raw.agg(how)[list(self.columns)].to_numpy(dtype=np.float64)  # pandas' min/mean skip NaN
+        infinite = np.flatnonzero(np.isinf(self.values).any(axis=0))
+        if len(infinite):
+            raise UsageError(f"column {self.columns[infinite[0]]!r} holds infinite values")
+
+    def index(self, archs: np.ndarray) -> np.ndarray:
+        """Class position of each architecture (UsageError for one the table lacks)."""
+        ids = self.space.canonical_ids(np.atleast_2d(archs))
+        k = np.minimum(np.searchsorted(self.class_ids, ids), len(self.class_ids) - 1)
+        missing = np.flatnonzero(self.class_ids[k] != ids)
+        if len(missing):
+            arch = self.space.format(np.atleast_2d(archs)[missing[0]])
+            raise UsageError(f"{arch} is not in the table (nor any isomorph)")
+        return k
+
+    def __call__(self, archs: np.ndarray) -> np.ndarray:
+        return self.values[self.index(archs)]
+
+    def exact(self, archs: np.ndarray) -> np.ndarray:
+        """The exact columns of each architecture: known from the architecture alone."""
+        return self(archs)[:, [self.columns.index(c) for c in self.exact_columns]]
+
+
+@dataclass
+class Truth:
+    """What the table says the answer is: the true feasible front (maximisation form), the
+    reference point and its hypervolume; with one objective, the best feasible value."""
+
+    problem: Problem
+    oracle: ClassOracle
+    front: np.ndarray
+    ref: np.ndarray | None
+    hypervolume: float | None
+    optimum: float
+
+    @classmethod
+    def of(cls, oracle: ClassOracle, problem: Problem) -> "Truth":
+        ok = problem.feasible(oracle.values)
+        Y = problem.objective_matrix(oracle.values[ok])
+        Y = Y[np.isfinite(Y).all(axis=1)]
+        if len(Y) == 0:
+            raise UsageError("no architecture of the table satisfies the constraints (with finite objectives)")
+        front = np.unique(Y[pareto.non_dominated(Y)], axis=0)
+        if problem.m == 1:
+            return cls(problem, oracle, front, None, None, float(front.max()))
+        given = problem.ref_point
+        ref = pareto.reference_point(front) if given is None else np.asarray(given, dtype=np.float64) * problem.signs
+        volume = pareto.hypervolume(front, ref)
+        if volume <= 0:
+            raw = ", ".join(f"{o.name}={v:g}" for o, v in zip(problem.objectives, ref * problem.signs))
+            raise UsageError(f"no feasible architecture beats the reference point ({raw}) in every objective: "
+                             "its hypervolume would be 0")
+        return cls(problem, oracle, front, ref, volume, float("nan"))
+
+    def objectives(self, outcomes: np.ndarray) -> np.ndarray:
+        """Objective matrix (maximisation form) with infeasible or failed rows at -inf."""
+        Y = self.problem.objective_matrix(outcomes)
+        keep = self.problem.feasible(outcomes) & np.isfinite(Y).all(axis=1)
+        return np.where(keep[:, None], Y, -np.inf)
+
+
+@dataclass
+class MOCampaign:
+    """A comparison of strategies on several objectives (or one, constrained) of a table."""
+
+    objectives: list[str] | str
+    constraints: list[str] = field(default_factory=list)
+    ref_point: list[float] | None = None  # objective units; None = BoTorch's rule on the true front
+    strategies: list[str] = field(default_factory=lambda: ["bo", "nsga2", "re", "rs"])
+    budget: int = 150
+    seeds: int = 10
+    init: int = 10
+    acq: str = "ehvi"
+
+    def __post_init__(self) -> None:
+        self.objectives = [str(o) for o in pareto.parse_objectives(self.objectives)]
+        self.constraints = [str(pareto.parse_constraint(c)) for c in self.constraints]
+
+    def params_for(self, name: str) -> dict:
+        """bo's random initial design and acquisition; nsga2, re and rs keep their own defaults."""
+        return {"init": self.init, "acq": self.acq} if name == "bo" else {}
+
+    def problem(self, oracle: ClassOracle) -> Problem:
+        return Problem.parse(self.objectives, self.constraints, exact_columns=oracle.exact_columns, exact=oracle.exact,
+                             ref_point=None if self.ref_point is None else tuple(self.ref_point))
+
+    def columns(self) -> list[str]:
+        p = Problem.parse(self.objectives, self.constraints)
+        return list(p.columns)
+
+    def validate(self, table: Table) -> Truth:
+        """Fail fast, before any work, on names, sizes or a reference point that cannot run."""
+        for name in self.strategies:
+            MO_STRATEGIES[name]  # unknown name -> UsageError
+        if len(set(self.strategies)) != len(self.strategies):
+            raise UsageError("a strategy is named twice")
+        if self.budget < 1 or self.seeds < 1 or self.init < 1:
+            raise UsageError("budget, seeds and init must be >= 1")
+        m = len(self.objectives)
+        if self.ref_point is not None and len(self.ref_point) != m:
+            raise UsageError(f"--ref-point needs {m} values, one per objective, got {len(self.ref_point)}")
+        if m == 1 and self.ref_point is not None:
+            raise UsageError("--ref-point needs two or more objectives")
+        for name in self.columns():
+            if name not in table.metrics and name not in COMPUTED:
+                raise UsageError(f"unknown column {name!r}: not a column of the file ({', '.join(table.metrics)}) "
+                                 f"nor a computed one ({', '.join(COMPUTED)})")
+        oracle = ClassOracle(table, self.columns())
+        problem = self.problem(oracle)
+        truth = Truth.of(oracle, problem)
+        domain = int(problem.exactly_feasible(oracle.archs).sum())
+        if self.budget > domain:
+            allowed = " that satisfy the exact constraints" if problem.exact_constraints else ""
+            raise UsageError(f"budget {self.budget} exceeds the {domain} distinct architectures of the table{allowed}")
+        for name in self.strategies:
+            get_mo_strategy(name, table.space, problem, seed=0, **self.params_for(name))  # bad hyperparameters fail
+        return truth
+
+    def key(self, table: Table, strategy: str, seed: int) -> str:
+        """Checkpoint name: changes whenever anything that shapes this run's trajectory changes."""
+        spec = {**asdict(self), "strategies": strategy, "seeds": seed, "input": table.checksum(),
+                "version": __version__}
+        return f"{strategy}-seed{seed}-{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]}"
+
+    def run_one(self, truth: Truth, strategy: str, seed: int,
+                step_done: Callable[[int], None] | None = None) -> pd.DataFrame:
+        """One strategy under one seed: `budget` queries, then the per-query metrics."""
+        oracle, problem = truth.oracle, truth.problem
+        search = get_mo_strategy(strategy, oracle.table.space, problem, seed=seed, **self.params_for(strategy))
+        search.restrict(oracle.archs)
+        archs, outcomes, spent = [], [], 0.0
+        for _ in range(self.budget):
+            start = time.perf_counter()
+            arch = search.ask()
+            spent += time.perf_counter() - start
+            y = oracle(arch)[0]
+            start = time.perf_counter()
+            search.tell(arch, y)
+            spent += time.perf_counter() - start
+            archs.append(arch)
+            outcomes.append(y)
+            if step_done:
+                step_done(1)
+        outcomes = np.stack(outcomes)
+        frame = pd.DataFrame(outcomes, columns=list(oracle.columns))
+        frame.insert(0, "arch", oracle.space.format_many(np.stack(archs)))
+        frame.insert(0, "step", np.arange(1, self.budget + 1))
+        frame.insert(0, "seed", seed)
+        frame.insert(0, "strategy", strategy)
+        frame["feasible"] = problem.feasible(outcomes)
+        Y = truth.objectives(outcomes)
+        if problem.m == 1:
+            best = np.maximum.accumulate(Y[:, 0])
+            frame["best_so_far"] = np.where(np.isfinite(best), best * problem.signs[0], np.nan)
+            frame["regret"] = np.where(np.isfinite(best), truth.optimum - best, np.nan)
+        else:
+            frame["hypervolume_ratio"] = pareto.hypervolume_trace(Y, truth.ref) / truth.hypervolume
+        frame["seconds_per_query"] = spent / self.budget
+        return frame
+
+    def run(self, table: Table, checkpoints: Path | None = None, progress: bool = True,
+            truth: Truth | None = None) -> pd.DataFrame:
+        truth = truth or self.validate(table)
+        runs = [(s, seed) for s in self.strategies for seed in range(self.seeds)]
+        frames = []
+        with tqdm(total=len(runs) * self.budget, desc="search", unit="query", disable=not progress,
+                  dynamic_ncols=True) as bar:
+            for strategy, seed in runs:
+                saved = checkpoints / f"{self.key(table, strategy, seed)}.csv" if checkpoints else None
+                bar.set_postfix_str(f"{strategy} seed {seed}", refresh=False)
+                if saved and saved.exists():
+                    frame = pd.read_csv(saved, dtype={"arch": str})
+                    bar.update(self.budget)
+                else:
+                    frame = self.run_one(truth, strategy, seed, step_done=bar.update)
+                    if saved:
+                        atomic_write(saved, frame.to_csv(index=False))
+                frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+
+# --- summaries ------------------------------------------------------------------------------------
+def report_steps(budget: int) -> list[int]:
+    return sorted(set(REPORT_STEPS) | {budget})
+
+
+def _at(run: pd.DataFrame, column: str, step: int) -> float:
+    return float(run[column].iloc[step - 1]) if step <= len(run) else np.nan
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    values = np.asarray(values, dtype=np.float64)
+    return None if not np.isfinite(values).any() else float(np.nanmean(values))
+
+
+def found_front(run: pd.DataFrame, truth: Truth) -> pd.DataFrame:
+    """The run's feasible non-dominated rows (distinct objective vectors, first found)."""
+    Y = truth.objectives(run[list(truth.oracle.columns)].to_numpy(dtype=np.float64))
+    keep = np.isfinite(Y).all(axis=1)
+    keep[keep] = pareto.non_dominated(Y[keep])
+    rows = run[keep]
+    return rows[~pd.DataFrame(Y[keep]).duplicated().to_numpy()]
+
+
+def summarize(trajectories: pd.DataFrame, truth: Truth, campaign: MOCampaign) -> list[dict]:
+    """One dict per strategy: the `--json` fields (means over seeds) and a few for the report."""
+    results = []
+    steps = report_steps(campaign.budget)
+    columns = list(truth.oracle.columns)
+    for strategy, runs in trajectories.groupby("strategy", sort=False):
+        runs = [run.sort_values("step") for _, run in runs.groupby("seed")]
+        common = {"strategy": strategy, "seeds": len(runs), "budget": campaign.budget,
+                  "seconds_per_query": float(np.mean([run.seconds_per_query.iloc[0] for run in runs]))}
+        if truth.problem.m == 1:
+            hits = []
+            for run in runs:
+                reached = np.flatnonzero(run.regret.to_numpy() <= 0)
+                hits.append(int(run.step.iloc[reached[0]]) if len(reached) else campaign.budget + 1)
+            results.append({**common, "regret_at": {str(s): _mean([_at(r, "regret", s) for r in runs]) for s in steps},
+                            "found_optimum": int(sum(h <= campaign.budget for h in hits)),
+                            "median_queries_to_optimum": float(np.median(hits)),
+                            "best_mean": _mean([r.best_so_far.iloc[-1] for r in runs])})
+            continue
+        fractions = [pareto.found_front_fraction(truth.objectives(r[columns].to_numpy(dtype=np.float64)), truth.front)
+                     for r in runs]
+        finals = [float(r.hypervolume_ratio.iloc[-1]) for r in runs]
+        median_run = runs[int(np.argsort(finals, kind="stable")[(len(finals) - 1) // 2])]
+        results.append({**common,
+                        "hypervolume_ratio_at": {str(s): _mean([_at(r, "hypervolume_ratio", s) for r in runs])
+                                                 for s in steps},
+                        "found_front_fraction": float(np.mean(fractions)),
+                        "median_seed": int(median_run.seed.iloc[0]),
+                        "hypervolume_ratio_quartiles": [float(q) for q in np.quantile(finals, [0.25, 0.5, 0.75])]})
+    return results
+
+
+def json_document(truth: Truth, results: list[dict]) -> dict:
+    """The `--json` contract: the problem, then exactly the per-strategy fields."""
+    p = truth.problem
+    head = {"objectives": [str(o) for o in p.objectives], "constraints": [str(c) for c in p.constraints]}
+    if p.m == 1:
+        return {**head, "optimum": truth.optimum * p.signs[0],
+                "results": [{k: r[k] for k in SO_JSON_FIELDS} for r in results]}
+    return {**head, "ref_point": (truth.ref * p.signs).tolist(), "true_front_size": len(truth.front),
+            "results": [{k: r[k] for k in MO_JSON_FIELDS} for r in results]}
+
+
+def markdown_summary(results: list[dict], truth: Truth, budget: int) -> str:
+    steps = [s for s in report_steps(budget) if s <= budget]
+    f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    if truth.problem.m == 1:
+        header = ["strategy", "seeds", "found optimum", "median queries to optimum", *[f"regret@{s}" for s in steps],
+                  "s/query"]
+        rows = [[r["strategy"], str(r["seeds"]), f"{r['found_optimum']}/{r['seeds']}",
+                 f"{r['median_queries_to_optimum']:g}",
+                 *[f(r["regret_at"][str(s)]) for s in steps], f"{r['seconds_per_query']:.3f}"] for r in results]
+    else:
+        header = ["strategy", "seeds", *[f"HV ratio@{s}" for s in steps], "final HV ratio (quartiles)",
+                  "front found", "s/query"]
+        rows = [[r["strategy"], str(r["seeds"]), *[f(r["hypervolume_ratio_at"][str(s)]) for s in steps],
+                 " / ".join(f"{q:.3f}" for q in r["hypervolume_ratio_quartiles"]),
+                 f"{r['found_front_fraction']:.2f}", f"{r['seconds_per_query']:.3f}"] for r in results]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+# --- plots ----------------------------------------------------------------------------------------
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_hypervolume(trajectories: pd.DataFrame, path: Path, title: str) -> None:
+    """Median and quartiles of the hypervolume ratio per strategy against queries."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    styles = ["-", "--", "-.", ":"]
+    lowest = 1.0
+    for k, (strategy, runs) in enumerate(trajectories.groupby("strategy", sort=False)):
+        ratio = runs.pivot(index="step", columns="seed", values="hypervolume_ratio")
+        q1, med, q3 = (ratio.quantile(q, axis=1) for q in (0.25, 0.5, 0.75))
+        line, = ax.plot(ratio.index, med, label=strategy, linestyle=styles[k % 4], linewidth=2.2 - 0.3 * (k % 4),
+                        zorder=3 + k)
+        ax.fill_between(ratio.index, q1, q3, alpha=0.2, color=line.get_color())
+        lowest = min(lowest, float(med.iloc[len(med) // 10]))
+    ax.set_ylim(max(0.0, lowest - 0.02), 1.005)
+    ax.set_xlabel("queries")
+    ax.set_ylabel("hypervolume ratio (median, quartiles)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_fronts(pareto_rows: pd.DataFrame, truth: Truth, path: Path, title: str) -> None:
+    """The true front and each strategy's median-run front, objective 0 against each other one,
+    within the reference point; a positive `min` objective (a cost) on a log axis."""
+    plt = _pyplot()
+    objectives = truth.problem.objectives
+    fig, axes = plt.subplots(1, len(objectives) - 1, figsize=(6.5 * (len(objectives) - 1), 4.8), squeeze=False)
+    markers = ["o", "s", "^", "D", "v", "P"]
+    for j, ax in enumerate(axes[0], start=1):
+        x_name, y_name = objectives[j].name, objectives[0].name
+        for k, (strategy, rows) in enumerate(pareto_rows.groupby("strategy", sort=False)):
+            rows = rows.sort_values(x_name)
+            true = strategy == "true front"
+            # the attainment staircase: between two front points the better value holds until the next one
+            where = "pre" if objectives[j].maximize == objectives[0].maximize else "post"
+            if true:
+                ax.step(rows[x_name], rows[y_name], where=where, color="0.6", linewidth=1, zorder=1)
+                ax.scatter(rows[x_name], rows[y_name], s=70, facecolors="none", edgecolors="black", zorder=2,
+                           label=f"true front ({len(rows)})")
+            else:
+                ax.step(rows[x_name], rows[y_name], where=where, linewidth=1.2, alpha=0.9,
+                        marker=markers[k % len(markers)], markersize=4, zorder=3 + k,
+                        label=f"{strategy} (median run, seed {int(rows.seed.iloc[0])})")
+        values = pareto_rows[x_name].to_numpy(dtype=np.float64)
+        if not objectives[j].maximize and (values > 0).all():
+            ax.set_xscale("log")
+        # only the region beyond the reference point counts: show that, not a stray point far below it
+        for axis, k in ((ax.set_xlim, j), (ax.set_ylim, 0)):
+            span = np.ptp(truth.front[:, k]) or 1.0
+            limit = float(truth.ref[k] - 0.05 * span) * objectives[k].sign  # a little beyond, in objective units
+            axis(**({"left" if axis == ax.set_xlim else "bottom": limit} if objectives[k].maximize
+                    else {"right" if axis == ax.set_xlim else "top": limit}))
+        ax.set_xlabel(f"{x_name} ({'max' if objectives[j].maximize else 'min'})")
+        ax.set_ylabel(f"{y_name} ({'max' if objectives[0].maximize else 'min'})")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def pareto_frame(trajectories: pd.DataFrame, truth: Truth) -> pd.DataFrame:
+    """Every run's found front, then the true front (strategy "true front", no seed): one
+    architecture per distinct objective vector, as the fronts are counted."""
+    keep = ["strategy", "seed", "step", "arch", *[o.name for o in truth.problem.objectives]]
+    runs = trajectories.groupby(["strategy", "seed"], sort=False)
+    found = [found_front(run.sort_values("step"), truth)[keep] for _, run in runs]
+    p, oracle = truth.problem, truth.oracle
+    Y = truth.objectives(oracle.values)
+    rows = [np.flatnonzero((Y == point).all(axis=1))[0] for point in truth.front]  # one architecture per point
+    true = pd.DataFrame(oracle.values[rows][:, :p.m], columns=[o.name for o in p.objectives])
+    true.insert(0, "arch", oracle.space.format_many(oracle.archs[rows]))
+    true.insert(0, "step", pd.NA)
+    true.insert(0, "seed", pd.NA)
+    true.insert(0, "strategy", "true front")
+    return pd.concat(found + [true], ignore_index=True)
+
+
+def write_report(campaign: MOCampaign, truth: Truth, trajectories: pd.DataFrame, out: Path, source: str,
+                 command: str, seconds: float) -> dict:
+    """trajectories.csv, pareto.csv, pareto.png, hypervolume.png (regret.png with one objective),
+    summary.md and run.json under `out`; returns the JSON document."""
+    from surrogate.campaign import plot_regret
+
+    p, table = truth.problem, truth.oracle.table
+    results = summarize(trajectories, truth, campaign)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "trajectories.csv", trajectories.drop(columns="seconds_per_query").to_csv(index=False))
+    title = f"{table.attrs.get('dataset') or table.space}: " + ", ".join(map(str, p.objectives)) + \
+        (f" s.t. {', '.join(map(str, p.constraints))}" if p.constraints else "")
+    doc = json_document(truth, results)
+    if p.m == 1:
+        plot_regret(trajectories.assign(simulated_seconds=np.nan), out / "regret.png", title, clock=False)
+        what = (f"Best feasible {p.objectives[0].name}: {doc['optimum']:g}. Regret = best feasible - best feasible "
+                "found; mean over seeds. A run that never found the optimum counts as "
+                f"{campaign.budget + 1} queries in the median.")
+    else:
+        rows = pareto_frame(trajectories, truth)
+        atomic_write(out / "pareto.csv", rows.to_csv(index=False))
+        median = {r["strategy"]: r["median_seed"] for r in results}
+        shown = rows[(rows.strategy == "true front") | (rows.seed == rows.strategy.map(median))]
+        plot_fronts(shown, truth, out / "pareto.png", title)
+        plot_hypervolume(trajectories, out / "hypervolume.png", title)
+        ref = ", ".join(f"{o.name} {v:g}" for o, v in zip(p.objectives, doc["ref_point"]))
+        rule = "given" if campaign.ref_point is not None else \
+            f"BoTorch's rule: the true front's nadir minus {pareto.REF_MARGIN:g} of its range"
+        what = (f"True Pareto front: {len(truth.front)} points; reference point {ref} ({rule}). HV ratio = "
+                "hypervolume of the feasible points found / the true front's; mean over seeds. Front found = "
+                "share of the true front's points found (final).")
+    run = run_record(command, source, table.checksum(), range(campaign.seeds), space=table.space,
+                     dataset=table.attrs.get("dataset"), campaign=asdict(campaign),
+                     strategy_params={s: campaign.params_for(s) for s in campaign.strategies},
+                     oracle="one outcome vector per isomorphism class: measured columns averaged over its records, "
+                            "exact costs (params, flops) its smallest",
+                     seconds=round(seconds, 2), **{k: v for k, v in doc.items() if k != "results"}, results=results)
+    atomic_write(out / "run.json", json.dumps(run, indent=2) + "\n")
+    text = [f"# Multi-objective search: {title}", "",
+            f"{campaign.seeds} seeds x {campaign.budget} queries. {what}", f"Command: `{command}`", "",
+            markdown_summary(results, truth, campaign.budget), ""]
+    atomic_write(out / "summary.md", "\n".join(text))
+    return doc
+
+
+# --- the entry point the CLI calls ----------------------------------------------------------------
+def parse_ref_point(text: str | Sequence[float] | None) -> list[float] | None:
+    """`auto` (or None) -> None; `"0.8,1e6"` or a sequence -> floats."""
+    if text is None or (isinstance(text, str) and text.strip() == "auto"):
+        return None
+    items = text.split(",") if isinstance(text, str) else list(text)
+    try:
+        values = [float(v) for v in items]
+    except (TypeError, ValueError):
+        raise UsageError(f"malformed --ref-point {text!r}: write auto or one number per objective, "
+                         "e.g. 70,2e6") from None
+    if not all(np.isfinite(values)):
+        raise UsageError(f"--ref-point {text!r}: values must be finite")
+    return values
+
+
+def run_mo_search(table: Table | str | Path, objectives: str | Sequence[str], constraints: Sequence[str] = (),
+                  ref_point: str | Sequence[float] | None = "auto",
+                  strategies: Sequence[str] = ("bo", "nsga2", "re", "rs"),
+                  budget: int = 150, seeds: int = 10, init: int = 10, out: str | Path | None = None,
+                  command: str = "", progress: bool = True, source: str | None = None, acq: str = "ehvi") -> dict:
+    """Validate everything (UsageError before any work), run the campaign with checkpoints under
+    `out/.checkpoints`, write the report under `out` (when given) and return the JSON document."""
+    if not isinstance(table, Table):
+        from surrogate.catalog import resolve
+
+        source = source or str(table)
+        table = Table.read(resolve(table))
+    source = source or table.attrs.get("dataset") or table.space
+    campaign = MOCampaign(objectives=objectives, constraints=list(constraints), ref_point=parse_ref_point(ref_point),
+                          strategies=list(strategies), budget=budget, seeds=seeds, init=init, acq=acq)
+    truth = campaign.validate(table)
+    start = time.perf_counter()
+    out = Path(out) if out is not None else None
+    checkpoints = out / ".checkpoints" if out else None
+    trajectories = campaign.run(table, checkpoints=checkpoints, progress=progress, truth=truth)
+    if out is None:
+        return json_document(truth, summarize(trajectories, truth, campaign))
+    return write_report(campaign, truth, trajectories, out, source, command, time.perf_counter() - start)
