@@ -34,7 +34,6 @@ from botorch.sampling.get_sampler import get_sampler
 from botorch.utils.multi_objective.box_decompositions.non_dominated import FastNondominatedPartitioning
 from botorch.utils.sampling import sample_simplex
 from linear_operator.utils.warnings import NumericalWarning
-from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 from scipy.stats import norm, rankdata
 
@@ -50,6 +49,7 @@ from surrogate.registry import Registry
 from surrogate.search.base import RandomSearch, Strategy
 from surrogate.search.bo import BayesianOptimization
 from surrogate.search.evolution import RegularizedEvolution
+from surrogate.search.tpe import OptunaStrategy
 from surrogate.spaces import ENUMERATE_LIMIT, CellSpace, Space
 
 
@@ -431,7 +431,7 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
 
 
 # --- NSGA-II through Optuna -----------------------------------------------------------------------
-class NSGA2Search(MultiObjectiveStrategy):
+class NSGA2Search(MultiObjectiveStrategy, OptunaStrategy):
     """Optuna's `NSGAIISampler` on a multi-objective study (parameters `x0..x{d-1}`, choices
     0..K_i-1), Optuna's own ask/tell, measured constraints through `Trial.set_constraint`.
 
@@ -450,18 +450,11 @@ class NSGA2Search(MultiObjectiveStrategy):
         if population_size < 2 or retries < 0:
             raise UsageError("nsga2 needs population_size >= 2 and retries >= 0")
         self.population_size, self.retries = population_size, retries
-        self.distributions = {f"x{i}": CategoricalDistribution(list(range(int(k))))
-                              for i, k in enumerate(self.space.num_choices)}
+        self._start()
         directions = ["maximize" if o.maximize else "minimize" for o in self.problem.objectives]
         with quiet_optuna():
             sampler = optuna.samplers.NSGAIISampler(population_size=population_size, seed=int(self.rng.integers(2**31)))
             self.study = optuna.create_study(directions=directions, sampler=sampler)
-        self._trials: dict[int, optuna.Trial] = {}  # canonical id -> the running trial that asked it
-        self._known: dict[int, np.ndarray] = {}  # canonical id -> told outcomes
-
-    def _arch(self, trial: optuna.Trial) -> np.ndarray:
-        choices = [trial.suggest_categorical(name, d.choices) for name, d in self.distributions.items()]
-        return np.array(choices, dtype=np.int64)
 
     def _result(self, outcomes: np.ndarray | None) -> tuple[list[float] | None, dict[str, float]]:
         """(objective values, or None for a failed trial; constraint slacks, <= 0 where feasible)."""
@@ -477,21 +470,8 @@ class NSGA2Search(MultiObjectiveStrategy):
             trial.set_constraint(key, slack)
         self.study.tell(trial, values, state=TrialState.FAIL if values is None else None)
 
-    def propose(self) -> np.ndarray:
-        with quiet_optuna():
-            for _ in range(self.retries):
-                trial = self.study.ask()
-                arch = self._arch(trial)
-                key = self._key(arch)
-                if self.is_new(arch[None])[0]:
-                    self._trials[key] = trial
-                    return arch
-                self._finish(trial, self._known.get(key))  # seen: its outcome again; pending or outside: failed
-            arch = self.random_unseen(1)[0]
-            self.study.enqueue_trial({name: int(a) for name, a in zip(self.distributions, arch)})
-            trial = self.study.ask()
-            self._trials[self._key(arch)] = trial
-            return self._arch(trial)
+    def _finish_known(self, trial: optuna.Trial, key: int) -> None:
+        self._finish(trial, self._known.get(key))  # seen: its outcome again; pending or outside: failed
 
     def observe(self, arch: np.ndarray, value: float) -> None:
         key = self._key(arch)
