@@ -138,25 +138,36 @@ class Campaign:
             after_run=None) -> pd.DataFrame:
         """Every (strategy, seed) run; `after_run(frame)` is called after each (validating its top picks)."""
         objective = self.validate(objective, live=not isinstance(objective, (Table, TabularObjective)))
-        # seed-major: a campaign stopped early (a long live one) holds comparable runs of every strategy
-        runs = [(s, seed) for seed in range(self.seeds) for s in self.strategies]
-        frames = {}
-        with tqdm(total=len(runs) * self.budget, desc="search", unit="query", disable=not progress,
-                  dynamic_ncols=True) as bar:
-            for strategy, seed in runs:
-                saved = checkpoints / f"{self.key(objective.fingerprint, strategy, seed)}.csv" if checkpoints else None
+        return run_checkpointed(self.strategies, self.seeds, self.budget,
+                                lambda s, seed: self.key(objective.fingerprint, s, seed),
+                                lambda s, seed, done: self.run_one(objective, s, seed, step_done=done),
+                                checkpoints, progress, after_run)
+
+
+def run_checkpointed(strategies: list[str], seeds: int, budget: int, key, run_one, checkpoints: Path | None = None,
+                     progress: bool = True, after_run=None) -> pd.DataFrame:
+    """Every (strategy, seed) run of a campaign (single- or multi-objective), each finished one kept
+    as `checkpoints/<key(strategy, seed)>.csv` so a rerun resumes; `run_one(strategy, seed, step_done)`
+    makes a run's frame. Runs go seed-major (a campaign stopped early holds comparable runs of every
+    strategy); the frames come back strategy-major."""
+    frames = {}
+    with tqdm(total=len(strategies) * seeds * budget, desc="search", unit="query", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for seed in range(seeds):
+            for strategy in strategies:
+                saved = checkpoints / f"{key(strategy, seed)}.csv" if checkpoints else None
                 bar.set_postfix_str(f"{strategy} seed {seed}", refresh=False)
                 if saved and saved.exists():
                     frame = pd.read_csv(saved, dtype={"arch": str})
-                    bar.update(self.budget)
+                    bar.update(budget)
                 else:
-                    frame = self.run_one(objective, strategy, seed, step_done=bar.update)
+                    frame = run_one(strategy, seed, bar.update)
                     if saved:
                         atomic_write(saved, frame.to_csv(index=False))
                 if after_run:
                     after_run(frame)
                 frames[strategy, seed] = frame
-        return pd.concat([frames[s, seed] for s in self.strategies for seed in range(self.seeds)], ignore_index=True)
+    return pd.concat([frames[s, seed] for s in strategies for seed in range(seeds)], ignore_index=True)
 
 
 def top_picks(run: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -23,10 +23,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from surrogate import __version__, pareto
 from surrogate._io import atomic_write, run_record, save_figure
+from surrogate.campaign import run_checkpointed
 from surrogate.errors import UsageError
 from surrogate.features import COMPUTED, raw_feature
 from surrogate.search.multiobjective import MO_STRATEGIES, Problem, get_mo_strategy
@@ -215,22 +215,10 @@ class MOCampaign:
     def run(self, table: Table, checkpoints: Path | None = None, progress: bool = True,
             truth: Truth | None = None) -> pd.DataFrame:
         truth = truth or self.validate(table)
-        runs = [(s, seed) for s in self.strategies for seed in range(self.seeds)]
-        frames = []
-        with tqdm(total=len(runs) * self.budget, desc="search", unit="query", disable=not progress,
-                  dynamic_ncols=True) as bar:
-            for strategy, seed in runs:
-                saved = checkpoints / f"{self.key(table, strategy, seed)}.csv" if checkpoints else None
-                bar.set_postfix_str(f"{strategy} seed {seed}", refresh=False)
-                if saved and saved.exists():
-                    frame = pd.read_csv(saved, dtype={"arch": str})
-                    bar.update(self.budget)
-                else:
-                    frame = self.run_one(truth, strategy, seed, step_done=bar.update)
-                    if saved:
-                        atomic_write(saved, frame.to_csv(index=False))
-                frames.append(frame)
-        return pd.concat(frames, ignore_index=True)
+        return run_checkpointed(self.strategies, self.seeds, self.budget,
+                                lambda s, seed: self.key(table, s, seed),
+                                lambda s, seed, done: self.run_one(truth, s, seed, step_done=done),
+                                checkpoints, progress)
 
 
 # --- summaries ------------------------------------------------------------------------------------
