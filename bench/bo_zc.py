@@ -2,9 +2,11 @@
 column): what `surrogate search --strategies bo --model M --encoding E` does, plus the features,
 which `search` does not take yet. Prints one JSON line (found optimum, median queries, regrets).
   OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python bench/bo_zc.py TABLE METRIC MODEL ENCODING [FEATURES] [SEEDS]
+  env: BO_INIT (random asks first, default 10), BO_ACQ (logei, ucb, ts; default logei)
 Resumable: finished seeds are checkpointed under runs/zc/bo/.
 """
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,15 +46,18 @@ def main(table_name, metric, model, encoding, features="", seeds=20, budget=150)
         return strategy
 
     campaign.get_strategy = get_strategy
-    run = campaign.Campaign(metric, strategies=["bo"], budget=budget, seeds=seeds, model=model, encoding=encoding)
+    init, acq = int(os.environ.get("BO_INIT", 10)), os.environ.get("BO_ACQ", "logei")
+    run = campaign.Campaign(metric, strategies=["bo"], budget=budget, seeds=seeds, model=model, encoding=encoding,
+                            init=init, acq=acq)
     tag = f"{Path(str(table_name)).stem}-{metric}-{model}-{encoding}-{features.replace(',', '+') or 'none'}"
+    tag += "".join(f"-{k}{v}" for k, v, default in (("init", init, 10), ("acq", acq, "logei")) if v != default)
     folder = Path("runs/zc/bo") / tag
     folder.mkdir(parents=True, exist_ok=True)
     trajectories = run.run(table, checkpoints=folder, progress=False)
     objective = campaign.TabularObjective(table, metric)
     (result,) = campaign.summarize(trajectories, objective, run)
     print(json.dumps({"table": str(table_name), "metric": metric, "model": model, "encoding": encoding,
-                      "features": features, "seeds": seeds, "found": result["found_optimum"],
+                      "features": features, "init": init, "acq": acq, "seeds": seeds, "found": result["found_optimum"],
                       "median_queries": result["median_queries_to_optimum"], "regret_at": result["regret_at"],
                       "seconds_per_query": result["seconds_per_query"]}), flush=True)
 

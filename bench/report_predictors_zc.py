@@ -94,30 +94,31 @@ def targets(root: Path) -> None:
     for label, target, name, encodings in rows:
         cells = [best_tau(root, name.format(m=m), encodings) for m in ("cifar10_valid_acc", "cifar100_valid_acc")]
         print(f"| {label} | {target} | {cells[0]} | {cells[1]} |")
-    print("\nThe 300-class sample rows use the classes of the batch-size study (below), whose proxies exist "
-          "while the full NB201 cache is still computing: train 100, test 200 on those classes, the same "
-          "splits for both rows, so their difference is what `zc` adds.\n")
+    print("\nThe 300-class sample rows (an estimate made before the full cache existed) use the classes of the "
+          "batch-size study (below): train 100, test 200 on those classes, the same splits for both rows, so their "
+          "difference is what `zc` adds.\n")
 
 
 def cache_status(root: Path) -> None:
     from surrogate.proxies import CACHE_FILES, cache_path
 
     print("## The NB201 proxy cache\n")
-    journals = sorted((root / "nb201.h5.proxies").glob("*.jsonl"))
-    if journals:
-        lines = [json.loads(x) for x in journals[-1].read_text().splitlines() if x.strip().endswith("}")]
-        timed = [x["seconds"] for x in lines if "seconds" in x]
-        config = json.loads(journals[-1].with_suffix(".json").read_text())
-        rate = np.mean(timed) if timed else float("nan")
-        print(f"Journal `{journals[-1]}`: {len(lines)} of 6,466 classes computed; {rate:.2f} CPU-seconds per class "
-              f"(mean over the {len(timed)} classes whose CPU time the journal records; one torch thread), so the "
-              f"whole space is about {rate * 6466 / 3600:.1f} CPU-hours; configuration `{json.dumps(config)}`.")
     for name in CACHE_FILES:
         path = cache_path(name)
         if path.is_file():
             with np.load(path) as npz:
-                print(f"\nShipped `surrogate/tables/{name}`: {len(npz['classes'])} of 6,466 classes, "
-                      f"about {float(npz['seconds']) / 3600:.2f} CPU-hours of compute, {path.stat().st_size / 1024:.0f} KiB.")
+                print(f"Shipped `surrogate/tables/{name}`: {len(npz['classes'])} of 6,466 classes, computed on "
+                      f"{npz['computed_on'] if 'computed_on' in npz.files else 'the CPU'}, {path.stat().st_size / 1024:.0f} "
+                      f"KiB; configuration `{npz['config']}`. How it was made, its timings and its agreement with "
+                      "the CPU: `bench/results/proxies_gpu.md`.")
+    journals = sorted((root / "nb201.h5.proxies").glob("*.jsonl"))
+    if journals:
+        lines = [json.loads(x) for x in journals[-1].read_text().splitlines() if x.strip().endswith("}")]
+        timed = [x["seconds"] for x in lines if "seconds" in x]
+        rate = np.mean(timed) if timed else float("nan")
+        print(f"\nOn this machine's CPU (journal `{journals[-1]}`, {len(lines)} classes): {rate:.2f} CPU-seconds per "
+              f"class (mean over the {len(timed)} classes whose CPU time the journal records; one torch thread), "
+              f"so the whole space is about {rate * 6466 / 3600:.1f} CPU-hours.")
     print()
 
 

@@ -229,13 +229,10 @@ def test_shipped_nb201_cache_serves_an_imported_table(tmp_path, nb201_csv):
 
     config = zc.config_for_table(Table("nb201", np.zeros((0, 6), np.int64), []))
     cached = zc.read_cache(config, list(PROXIES))
-    if not cached:
-        pytest.skip("no shipped NB201 proxy cache for the default configuration")
+    assert len(cached) == 6466  # every NB201 class, so any imported NB201 table is served whole
     frame = pd.read_csv(nb201_csv)
     space = get_space("nb201")
-    ids = space.canonical_ids(space.parse_many(frame.arch))
-    rows = np.flatnonzero(np.isin(ids, list(cached)))[:50]
-    frame.iloc[rows].to_csv(tmp_path / "c50.csv", index=False)
+    frame.sample(50, random_state=0).to_csv(tmp_path / "c50.csv", index=False)
     out = tmp_path / "c50.h5"
     assert main(["import", str(tmp_path / "c50.csv"), "--space", "nb201", "--out", str(out)]) == 0
     assert main(["proxies", str(out), "--no-progress"]) == 0
