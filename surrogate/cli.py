@@ -201,13 +201,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if args.file and args.space:
         raise UsageError("give a table FILE or --space (a live campaign), not both")
     multi = bool(args.objectives or args.constraint)
-    if not multi and not args.metric:
+    if not args.metric and not args.objectives:
         raise UsageError("--metric is required (or --objectives for a multi-objective search)")
     args.strategies = args.strategies if args.strategies is not None else (
         "bo,nsga2,re,rs" if multi else "bo,re,ls,rs,reinforce,tpe")
     if not args.file:
-        if multi:
-            raise UsageError("--objectives and --constraint search a table for now: give a table FILE")
         return _search_live(args)
     if args.workers != 1:
         raise UsageError("--workers trains queries in parallel: it needs a live campaign (--space, --dataset)")
@@ -275,6 +273,8 @@ def _search_live(args: argparse.Namespace) -> int:
         raise UsageError("--strategies is empty")
     if shared := [n for n in names if n in WEIGHT_SHARING]:
         raise UsageError(f"{', '.join(shared)} judge their picks on a table: give a table FILE, not --space")
+    if args.objectives or args.constraint:
+        return _search_live_multi_objective(args)
     if bool(args.storage) != bool(args.study):
         raise UsageError("--storage and --study go together")
     if args.storage and (len(names) != 1 or args.validate_top or args.workers != 1):
@@ -362,6 +362,44 @@ def _search_multi_objective(args: argparse.Namespace) -> int:
         return 0
     print((out / "summary.md").read_text())
     print(f"wrote {out}/trajectories.csv, pareto.csv, pareto.png, hypervolume.png, summary.md, run.json")
+    return 0
+
+
+def _search_live_multi_objective(args: argparse.Namespace) -> int:
+    """--objectives/--constraint on a live campaign: every query trained (OUT/records.h5), the
+    outcome vector read from its record (`surrogate.mo_campaign`); a killed campaign resumes."""
+    import json
+    from pathlib import Path
+
+    from surrogate.mo_campaign import MOCampaign, live_objective, parse_ref_point, run_mo_search
+
+    if args.storage or args.study or args.validate_top or args.workers != 1:
+        raise UsageError("--storage, --validate-top and --workers are single-objective options: a live "
+                         "--objectives/--constraint campaign trains in this process")
+    if args.report or args.time_column:
+        raise UsageError("--report and --time-column read a table: a live campaign has none")
+    if args.objectives and args.metric:
+        raise UsageError("--objectives replaces --metric: name every objective there (e.g. valid_acc:max,params:min)")
+    objectives, constraints, strategies = args.objectives or f"{args.metric}:max", args.constraint or [], \
+        _csv_list(args.strategies)
+    out = Path(args.out)
+    campaign = MOCampaign(objectives=objectives, constraints=constraints, ref_point=parse_ref_point(args.ref_point),
+                          strategies=strategies, budget=args.budget, seeds=args.seeds, init=args.init)
+    objective = live_objective(args.space, args.dataset, out, epochs=args.epochs, command=args.command_line,
+                               data_dir=args.data_dir, channels=args.channels or 16, cells=args.cells or 5,
+                               batch_size=args.batch_size or 256, device=args.device, subset=args.subset,
+                               resolution=args.resolution)  # a missing dataset fails here
+    campaign.validate(objective)  # every bad input fails here, before the folder is made or anything trained
+    _check_output_folder(out)
+    _check_same_campaign(out / "run.json", campaign, objective.fingerprint)
+    document = run_mo_search(objective, objectives, constraints, args.ref_point, strategies, args.budget, args.seeds,
+                             args.init, out=out, command=args.command_line, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(document))
+        return 0
+    print((out / "summary.md").read_text())
+    files = "regret.png" if len(campaign.objectives) == 1 else "pareto.csv, pareto.png, hypervolume.png"
+    print(f"wrote {out}/trajectories.csv, {files}, summary.md, run.json, records.h5")
     return 0
 
 
@@ -684,7 +722,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "darts (weight sharing, trained live, judged on the table); with --objectives: bo, nsga2, re, rs "
                    "(default: bo,re,ls,rs,reinforce,tpe; with --objectives: bo,nsga2,re,rs)")
     p.add_argument("--objectives", help="multi-objective search: COL:max,COL:min[,...] (params and flops are computed "
-                   "from the network when the table lacks them)")
+                   "from the network when the table lacks them; live: any column of a training record, e.g. "
+                   "valid_acc:max,params:min,latency_b1_ms:min)")
     p.add_argument("--constraint", action="append", metavar="COL<=V",
                    help="a constraint (repeatable), e.g. \"params<=1e6\"; with one objective or several")
     p.add_argument("--ref-point", default="auto", help="hypervolume reference point: auto or v1,v2,... (default: auto)")

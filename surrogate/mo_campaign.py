@@ -10,10 +10,19 @@ Every isomorphism class has one outcome vector: a measured column is the mean of
 records (isomorphs compute the same function; their records differ by training noise), an exact
 cost (params, FLOPs, from the table or computed from the network definition) is the class's
 smallest, i.e. the network with its dead ops pruned — the representative a deployment would use.
+
+Live (`surrogate search --space S --dataset D --objectives ...`): each query trains its class's
+canonical member with `LiveObjective` (generate's trainer and journal, `OUT/records.h5`; a killed
+campaign retrains nothing) and the outcome vector is read from the record (`LiveOracle`); params
+and FLOPs are computed from the network definition, so they are exact before any training. No true
+front is known: the hypervolume ratio and the front found are `null`, and the report gives the
+hypervolume found itself, against the given reference point or BoTorch's rule applied to the front
+of every run combined (the same point for every strategy).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -25,14 +34,16 @@ import numpy as np
 import pandas as pd
 
 from surrogate import __version__, pareto
-from surrogate._io import atomic_write, run_record, save_figure
+from surrogate._io import atomic_write, default_threads, run_record, save_figure, torch_threads
 from surrogate.campaign import run_checkpointed
 from surrogate.errors import UsageError
 from surrogate.features import COMPUTED, raw_feature
 from surrogate.search.multiobjective import MO_STRATEGIES, Problem, get_mo_strategy
-from surrogate.spaces import Space, get_space
+from surrogate.spaces import ENUMERATE_LIMIT, Space, get_space
 from surrogate.tabular import Table
 
+#: pseudo-strategies of pareto.csv: the table's true front; live, the front of every run combined.
+TRUE_FRONT, COMBINED_FRONT = "true front", "combined front"
 #: the hypervolume ratio (or regret) is reported at these steps and at the budget.
 REPORT_STEPS = (50, 100, 150)
 MO_JSON_FIELDS = ("strategy", "seeds", "budget", "hypervolume_ratio_at", "found_front_fraction", "seconds_per_query")
@@ -42,6 +53,8 @@ SO_JSON_FIELDS = ("strategy", "seeds", "budget", "regret_at", "found_optimum", "
 
 class ClassOracle:
     """One outcome vector per isomorphism class of a table, over `columns` (see the module note)."""
+
+    clock = False  # no training seconds: a table lookup
 
     def __init__(self, table: Table, columns: Sequence[str]):
         self.space: Space = get_space(table.space)
@@ -70,9 +83,98 @@ class ClassOracle:
     def __call__(self, archs: np.ndarray) -> np.ndarray:
         return self.values[self.index(archs)]
 
+    def evaluate(self, archs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(outcome vectors, training seconds: NaN, a table has no clock)."""
+        return self(archs), np.full(len(np.atleast_2d(archs)), np.nan)
+
     def exact(self, archs: np.ndarray) -> np.ndarray:
         """The exact columns of each architecture: known from the architecture alone."""
         return self(archs)[:, [self.columns.index(c) for c in self.exact_columns]]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.table.checksum()
+
+    @property
+    def dataset(self) -> str | None:
+        return self.table.attrs.get("dataset")
+
+
+def live_columns() -> tuple[str, ...]:
+    """What a live outcome vector may hold: a training record's columns (a per-epoch metric read at
+    its last epoch; params, flops, latencies, `job_seconds`...) and `train_seconds` (the epochs'
+    seconds summed: the training alone, without evaluation and cost measurement)."""
+    from surrogate.generate.table import FINAL_METRICS
+    from surrogate.train.trainer import EPOCH_METRICS
+
+    return (*EPOCH_METRICS, *FINAL_METRICS, "train_seconds")
+
+
+class LiveOracle:
+    """One outcome vector per isomorphism class, trained live by `objective` (a `LiveObjective`:
+    the class's canonical member, once, into its journal) and read from the record; the exact
+    columns (params, flops) are computed from the network definition, before any training (the
+    values the record then holds). `archs` is None: the strategies roam the whole space."""
+
+    clock = True  # the seconds each record's training took (`job_seconds`), charged to every asker
+    archs = None
+
+    def __init__(self, objective, columns: Sequence[str]):
+        known = live_columns()
+        for name in columns:
+            if name not in known:
+                raise UsageError(f"unknown column {name!r} for a live campaign: a training record holds "
+                                 f"{', '.join(known)}")
+        self.objective, self.space = objective, objective.space
+        self.columns = tuple(columns)
+        self.exact_columns = tuple(c for c in self.columns if c in COMPUTED)
+
+    @staticmethod
+    def _read(record: dict, name: str) -> float:
+        if name == "train_seconds":
+            return float(np.sum(record["epoch_seconds"])) if "epoch_seconds" in record else np.nan
+        values = np.asarray(record.get(name, np.nan), dtype=np.float64).reshape(-1)
+        return float(values[-1])
+
+    def evaluate(self, archs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(outcome vectors, training seconds) of each architecture, training what is not recorded yet."""
+        archs = np.atleast_2d(archs)
+        records = self.objective.records(archs)
+        values = np.array([[self._read(r, c) for c in self.columns] for r in records], dtype=np.float64)
+        if self.exact_columns:  # the exact function the strategies were told, bit for bit
+            values[:, [self.columns.index(c) for c in self.exact_columns]] = self.exact(archs)
+        return values, np.array([self._read(r, "job_seconds") for r in records])
+
+    def __call__(self, archs: np.ndarray) -> np.ndarray:
+        return self.evaluate(archs)[0]
+
+    def exact(self, archs: np.ndarray) -> np.ndarray:
+        """The exact columns of each architecture, from the network definition (nothing trained)."""
+        if not self.exact_columns:
+            return np.zeros((len(np.atleast_2d(archs)), 0))
+        costs = self.objective.network_costs(archs)
+        return np.column_stack([costs[c] for c in self.exact_columns])
+
+    @property
+    def fingerprint(self) -> str:
+        return self.objective.fingerprint
+
+    @property
+    def dataset(self) -> str | None:
+        return self.objective.config.dataset
+
+    def domain_size(self, problem: Problem) -> int:
+        """Distinct classes of the space the strategies may ask (those satisfying the exact
+        constraints); the space's size when it is too large to count and nothing filters it."""
+        space = self.space
+        if not problem.exact_constraints and space.size > 100_000:
+            return int(space.size)
+        if space.size > ENUMERATE_LIMIT:
+            names = ", ".join(c.name for c in problem.exact_constraints)
+            raise UsageError(f"constraints on {names} filter the enumerated space, and space {space.spec} is too "
+                             "large to enumerate: constrain a measured column instead")
+        archs = space.enumerate()
+        return len(np.unique(space.canonical_ids(archs[problem.exactly_feasible(archs)])))
 
 
 @dataclass
@@ -81,11 +183,24 @@ class Truth:
     reference point and its hypervolume; with one objective, the best feasible value."""
 
     problem: Problem
-    oracle: ClassOracle
-    front: np.ndarray
+    oracle: ClassOracle | LiveOracle
+    front: np.ndarray | None  # None: unknown (live)
     ref: np.ndarray | None
     hypervolume: float | None
     optimum: float
+    #: live: the front of every run combined (maximisation form), set with the hypervolumes found
+    combined: np.ndarray | None = None
+
+    @property
+    def known(self) -> bool:
+        """Is the answer known (a table), or only what the runs found (live)?"""
+        return self.front is not None
+
+    @classmethod
+    def unknown(cls, oracle: LiveOracle, problem: Problem) -> "Truth":
+        """A live space: no front, no optimum; the reference point is the given one, if any."""
+        ref = None if problem.ref_point is None else np.asarray(problem.ref_point, dtype=np.float64) * problem.signs
+        return cls(problem, oracle, None, ref, None, float("nan"))
 
     @classmethod
     def of(cls, oracle: ClassOracle, problem: Problem) -> "Truth":
@@ -142,8 +257,9 @@ class MOCampaign:
         p = Problem.parse(self.objectives, self.constraints)
         return list(p.columns)
 
-    def validate(self, table: Table) -> Truth:
-        """Fail fast, before any work, on names, sizes or a reference point that cannot run."""
+    def validate(self, source) -> Truth:
+        """Fail fast, before any work (any training), on names, sizes or a reference point that
+        cannot run. `source`: a table, or a `LiveObjective` (a live campaign)."""
         for name in self.strategies:
             MO_STRATEGIES[name]  # unknown name -> UsageError
         if len(set(self.strategies)) != len(self.strategies):
@@ -155,6 +271,21 @@ class MOCampaign:
             raise UsageError(f"--ref-point needs {m} values, one per objective, got {len(self.ref_point)}")
         if m == 1 and self.ref_point is not None:
             raise UsageError("--ref-point needs two or more objectives")
+        if not isinstance(source, Table):
+            oracle = LiveOracle(source, self.columns())  # unknown columns fail here
+            problem = self.problem(oracle)
+            domain = oracle.domain_size(problem)
+            if domain == 0:
+                raise UsageError(f"no architecture of space {oracle.space.spec} satisfies "
+                                 f"{', '.join(map(str, problem.exact_constraints))}")
+            if self.budget > domain:
+                allowed = " that satisfy the exact constraints" if problem.exact_constraints else ""
+                raise UsageError(f"budget {self.budget} exceeds the {domain} distinct architectures of space "
+                                 f"{oracle.space.spec}{allowed}")
+            for name in self.strategies:
+                get_mo_strategy(name, oracle.space, problem, seed=0, **self.params_for(name))
+            return Truth.unknown(oracle, problem)
+        table = source
         for name in self.columns():
             if name not in table.metrics and name not in COMPUTED:
                 raise UsageError(f"unknown column {name!r}: not a column of the file ({', '.join(table.metrics)}) "
@@ -170,29 +301,34 @@ class MOCampaign:
             get_mo_strategy(name, table.space, problem, seed=0, **self.params_for(name))  # bad hyperparameters fail
         return truth
 
-    def key(self, table: Table, strategy: str, seed: int) -> str:
-        """Checkpoint name: changes whenever anything that shapes this run's trajectory changes."""
-        spec = {**asdict(self), "strategies": strategy, "seeds": seed, "input": table.checksum(),
+    def key(self, fingerprint: str, strategy: str, seed: int) -> str:
+        """Checkpoint name: changes whenever anything that shapes this run's trajectory changes
+        (`fingerprint`: the table's checksum, or the live training configuration's)."""
+        spec = {**asdict(self), "strategies": strategy, "seeds": seed, "input": fingerprint,
                 "version": __version__}
         return f"{strategy}-seed{seed}-{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]}"
 
     def run_one(self, truth: Truth, strategy: str, seed: int,
                 step_done: Callable[[int], None] | None = None) -> pd.DataFrame:
-        """One strategy under one seed: `budget` queries, then the per-query metrics."""
+        """One strategy under one seed: `budget` queries, then the per-query metrics (live: the
+        hypervolume found is added once every run is done, see `found_hypervolume`)."""
         oracle, problem = truth.oracle, truth.problem
-        search = get_mo_strategy(strategy, oracle.table.space, problem, seed=seed, **self.params_for(strategy))
-        search.restrict(oracle.archs)
-        archs, outcomes, spent = [], [], 0.0
+        search = get_mo_strategy(strategy, oracle.space, problem, seed=seed, **self.params_for(strategy))
+        if oracle.archs is not None:
+            search.restrict(oracle.archs)
+        archs, outcomes, seconds, spent = [], [], [], 0.0
         for _ in range(self.budget):
             start = time.perf_counter()
             arch = search.ask()
             spent += time.perf_counter() - start
-            y = oracle(arch)[0]
+            y, sec = oracle.evaluate(arch)
+            y = y[0]
             start = time.perf_counter()
             search.tell(arch, y)
             spent += time.perf_counter() - start
             archs.append(arch)
             outcomes.append(y)
+            seconds.append(sec[0])
             if step_done:
                 step_done(1)
         outcomes = np.stack(outcomes)
@@ -206,19 +342,51 @@ class MOCampaign:
         if problem.m == 1:
             best = np.maximum.accumulate(Y[:, 0])
             frame["best_so_far"] = np.where(np.isfinite(best), best * problem.signs[0], np.nan)
-            frame["regret"] = np.where(np.isfinite(best), truth.optimum - best, np.nan)
-        else:
+            frame["regret"] = np.where(np.isfinite(best), truth.optimum - best, np.nan)  # NaN live: no optimum
+        elif truth.known:
             frame["hypervolume_ratio"] = pareto.hypervolume_trace(Y, truth.ref) / truth.hypervolume
+        if oracle.clock:
+            frame["simulated_seconds"] = np.cumsum(np.nan_to_num(seconds))  # as a live single-objective campaign
         frame["seconds_per_query"] = spent / self.budget
         return frame
 
-    def run(self, table: Table, checkpoints: Path | None = None, progress: bool = True,
+    def run(self, source, checkpoints: Path | None = None, progress: bool = True,
             truth: Truth | None = None) -> pd.DataFrame:
-        truth = truth or self.validate(table)
-        return run_checkpointed(self.strategies, self.seeds, self.budget,
-                                lambda s, seed: self.key(table, s, seed),
-                                lambda s, seed, done: self.run_one(truth, s, seed, step_done=done),
-                                checkpoints, progress)
+        """Every (strategy, seed) run on `source` (a table, or a `LiveObjective`: its records.h5 is
+        exported after each run); live, with several objectives, the hypervolume found is added
+        against the truth's reference point (inferred from every run's front when not given)."""
+        truth = truth or self.validate(source)
+        oracle = truth.oracle
+        after_run = (lambda frame: oracle.objective.export()) if isinstance(oracle, LiveOracle) else None
+        trajectories = run_checkpointed(self.strategies, self.seeds, self.budget,
+                                        lambda s, seed: self.key(oracle.fingerprint, s, seed),
+                                        lambda s, seed, done: self.run_one(truth, s, seed, step_done=done),
+                                        checkpoints, progress, after_run)
+        if truth.problem.m > 1 and not truth.known:
+            trajectories = found_hypervolume(trajectories, truth)
+        return trajectories
+
+
+def found_hypervolume(trajectories: pd.DataFrame, truth: Truth) -> pd.DataFrame:
+    """Live, several objectives: the `hypervolume` each run has found after each query. The
+    reference point is the truth's when given, else BoTorch's rule on the front of every run
+    combined (so every strategy is measured from the same point; an objective in which that front
+    is flat takes its margin from the range of every feasible point found instead, not from
+    BoTorch's 1e-9 floor); both are set on `truth`."""
+    Y = truth.objectives(trajectories[list(truth.oracle.columns)].to_numpy(dtype=np.float64))
+    ok = np.isfinite(Y).all(axis=1)
+    truth.combined = np.unique(Y[ok][pareto.non_dominated(Y[ok])], axis=0) if ok.any() else Y[:0]
+    if truth.problem.ref_point is None:
+        truth.ref = pareto.reference_point(truth.combined) if len(truth.combined) else None
+    if truth.problem.ref_point is None and truth.ref is not None:
+        flat = (np.ptp(truth.combined, axis=0) == 0) & (np.ptp(Y[ok], axis=0) > 0)
+        truth.ref[flat] = truth.combined.min(axis=0)[flat] - pareto.REF_MARGIN * np.ptp(Y[ok], axis=0)[flat]
+    volume = np.zeros(len(trajectories))
+    if truth.ref is not None:
+        for rows in trajectories.groupby(["strategy", "seed"], sort=False).indices.values():
+            rows = rows[np.argsort(trajectories.step.to_numpy()[rows], kind="stable")]
+            volume[rows] = pareto.hypervolume_trace(Y[rows], truth.ref)
+    return trajectories.assign(hypervolume=volume)
 
 
 # --- summaries ------------------------------------------------------------------------------------
@@ -253,6 +421,21 @@ def summarize(trajectories: pd.DataFrame, truth: Truth, campaign: MOCampaign) ->
         runs = [run.sort_values("step") for _, run in runs.groupby("seed")]
         common = {"strategy": strategy, "seeds": len(runs), "budget": campaign.budget,
                   "seconds_per_query": float(np.mean([run.seconds_per_query.iloc[0] for run in runs]))}
+        if not truth.known:  # live: what was found, and the training it cost (summed over seeds)
+            common["train_seconds"] = float(sum(np.nan_to_num(r.simulated_seconds.iloc[-1]) for r in runs))
+        if truth.problem.m == 1 and not truth.known:
+            results.append({**common, "regret_at": {str(s): None for s in steps}, "found_optimum": None,
+                            "median_queries_to_optimum": None, "best_mean": _mean([r.best_so_far.iloc[-1] for r in runs])})
+            continue
+        if not truth.known:
+            finals = [float(r.hypervolume.iloc[-1]) for r in runs]
+            median_run = runs[int(np.argsort(finals, kind="stable")[(len(finals) - 1) // 2])]
+            results.append({**common, "hypervolume_ratio_at": {str(s): None for s in steps},
+                            "found_front_fraction": None, "median_seed": int(median_run.seed.iloc[0]),
+                            "hypervolume_at": {str(s): _mean([_at(r, "hypervolume", s) for r in runs]) for s in steps},
+                            "hypervolume_quartiles": [float(q) for q in np.quantile(finals, [0.25, 0.5, 0.75])],
+                            "front_size": float(np.mean([len(found_front(r, truth)) for r in runs]))})
+            continue
         if truth.problem.m == 1:
             hits = []
             for run in runs:
@@ -280,17 +463,30 @@ def json_document(truth: Truth, results: list[dict]) -> dict:
     """The `--json` contract: the problem, then exactly the per-strategy fields."""
     p = truth.problem
     head = {"objectives": [str(o) for o in p.objectives], "constraints": [str(c) for c in p.constraints]}
-    if p.m == 1:
-        return {**head, "optimum": truth.optimum * p.signs[0],
+    if p.m == 1:  # live: no optimum is known
+        return {**head, "optimum": truth.optimum * p.signs[0] if truth.known else None,
                 "results": [{k: r[k] for k in SO_JSON_FIELDS} for r in results]}
-    return {**head, "ref_point": (truth.ref * p.signs).tolist(), "true_front_size": len(truth.front),
+    return {**head, "ref_point": None if truth.ref is None else (truth.ref * p.signs).tolist(),
+            "true_front_size": len(truth.front) if truth.known else None,
             "results": [{k: r[k] for k in MO_JSON_FIELDS} for r in results]}
 
 
 def markdown_summary(results: list[dict], truth: Truth, budget: int) -> str:
     steps = [s for s in report_steps(budget) if s <= budget]
     f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    if truth.problem.m == 1:
+    g = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731  (a hypervolume: objective units multiplied)
+    minutes = lambda r: f"{r['train_seconds'] / r['seeds'] / 60:.1f}"  # noqa: E731
+    if truth.problem.m == 1 and not truth.known:
+        header = ["strategy", "seeds", "best feasible (mean)", "s/query", "training min"]
+        rows = [[r["strategy"], str(r["seeds"]), f(r["best_mean"]), f"{r['seconds_per_query']:.3f}", minutes(r)]
+                for r in results]
+    elif not truth.known:
+        header = ["strategy", "seeds", *[f"HV@{s}" for s in steps], "final HV (quartiles)", "front size",
+                  "s/query", "training min"]
+        rows = [[r["strategy"], str(r["seeds"]), *[g(r["hypervolume_at"][str(s)]) for s in steps],
+                 " / ".join(g(q) for q in r["hypervolume_quartiles"]), f"{r['front_size']:.1f}",
+                 f"{r['seconds_per_query']:.3f}", minutes(r)] for r in results]
+    elif truth.problem.m == 1:
         header = ["strategy", "seeds", "found optimum", "median queries to optimum", *[f"regret@{s}" for s in steps],
                   "s/query"]
         rows = [[r["strategy"], str(r["seeds"]), f"{r['found_optimum']}/{r['seeds']}",
@@ -316,22 +512,26 @@ def _pyplot():
     return plt
 
 
-def plot_hypervolume(trajectories: pd.DataFrame, path: Path, title: str) -> None:
-    """Median and quartiles of the hypervolume ratio per strategy against queries."""
+def plot_hypervolume(trajectories: pd.DataFrame, path: Path, title: str, column: str = "hypervolume_ratio") -> None:
+    """Median and quartiles of the hypervolume ratio (live: of the hypervolume found, `column`
+    "hypervolume") per strategy against queries."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     styles = ["-", "--", "-.", ":"]
     lowest = 1.0
     for k, (strategy, runs) in enumerate(trajectories.groupby("strategy", sort=False)):
-        ratio = runs.pivot(index="step", columns="seed", values="hypervolume_ratio")
+        ratio = runs.pivot(index="step", columns="seed", values=column)
         q1, med, q3 = (ratio.quantile(q, axis=1) for q in (0.25, 0.5, 0.75))
         line, = ax.plot(ratio.index, med, label=strategy, linestyle=styles[k % 4], linewidth=2.2 - 0.3 * (k % 4),
                         zorder=3 + k)
         ax.fill_between(ratio.index, q1, q3, alpha=0.2, color=line.get_color())
         lowest = min(lowest, float(med.iloc[len(med) // 10]))
-    ax.set_ylim(max(0.0, lowest - 0.02), 1.005)
+    if column == "hypervolume_ratio":
+        ax.set_ylim(max(0.0, lowest - 0.02), 1.005)
+    else:
+        ax.set_ylim(bottom=0.0)
     ax.set_xlabel("queries")
-    ax.set_ylabel("hypervolume ratio (median, quartiles)")
+    ax.set_ylabel(f"{column.replace('_', ' ')} (median, quartiles)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title)
@@ -340,23 +540,25 @@ def plot_hypervolume(trajectories: pd.DataFrame, path: Path, title: str) -> None
 
 
 def plot_fronts(pareto_rows: pd.DataFrame, truth: Truth, path: Path, title: str) -> None:
-    """The true front and each strategy's median-run front, objective 0 against each other one,
-    within the reference point; a positive `min` objective (a cost) on a log axis."""
+    """The true front (live: the front of every run combined) and each strategy's median-run
+    front, objective 0 against each other one, within the reference point; a positive `min`
+    objective (a cost) on a log axis."""
     plt = _pyplot()
     objectives = truth.problem.objectives
+    front = truth.front if truth.known else truth.combined
     fig, axes = plt.subplots(1, len(objectives) - 1, figsize=(6.5 * (len(objectives) - 1), 4.8), squeeze=False)
     markers = ["o", "s", "^", "D", "v", "P"]
     for j, ax in enumerate(axes[0], start=1):
         x_name, y_name = objectives[j].name, objectives[0].name
         for k, (strategy, rows) in enumerate(pareto_rows.groupby("strategy", sort=False)):
             rows = rows.sort_values(x_name)
-            true = strategy == "true front"
+            true = strategy in (TRUE_FRONT, COMBINED_FRONT)
             # the attainment staircase: between two front points the better value holds until the next one
             where = "pre" if objectives[j].maximize == objectives[0].maximize else "post"
             if true:
                 ax.step(rows[x_name], rows[y_name], where=where, color="0.6", linewidth=1, zorder=1)
                 ax.scatter(rows[x_name], rows[y_name], s=70, facecolors="none", edgecolors="black", zorder=2,
-                           label=f"true front ({len(rows)})")
+                           label=f"{strategy} ({len(rows)})")
             else:
                 ax.step(rows[x_name], rows[y_name], where=where, linewidth=1.2, alpha=0.9,
                         marker=markers[k % len(markers)], markersize=4, zorder=3 + k,
@@ -365,8 +567,8 @@ def plot_fronts(pareto_rows: pd.DataFrame, truth: Truth, path: Path, title: str)
         if not objectives[j].maximize and (values > 0).all():
             ax.set_xscale("log")
         # only the region beyond the reference point counts: show that, not a stray point far below it
-        for axis, k in ((ax.set_xlim, j), (ax.set_ylim, 0)):
-            span = np.ptp(truth.front[:, k]) or 1.0
+        for axis, k in ((ax.set_xlim, j), (ax.set_ylim, 0)) if truth.ref is not None and len(front) else ():
+            span = np.ptp(front[:, k]) or 1.0
             limit = float(truth.ref[k] - 0.05 * span) * objectives[k].sign  # a little beyond, in objective units
             axis(**({"left" if axis == ax.set_xlim else "bottom": limit} if objectives[k].maximize
                     else {"right" if axis == ax.set_xlim else "top": limit}))
@@ -381,10 +583,14 @@ def plot_fronts(pareto_rows: pd.DataFrame, truth: Truth, path: Path, title: str)
 
 def pareto_frame(trajectories: pd.DataFrame, truth: Truth) -> pd.DataFrame:
     """Every run's found front, then the true front (strategy "true front", no seed): one
-    architecture per distinct objective vector, as the fronts are counted."""
+    architecture per distinct objective vector, as the fronts are counted. Live, the front of
+    every run combined instead (strategy "combined front")."""
     keep = ["strategy", "seed", "step", "arch", *[o.name for o in truth.problem.objectives]]
     runs = trajectories.groupby(["strategy", "seed"], sort=False)
     found = [found_front(run.sort_values("step"), truth)[keep] for _, run in runs]
+    if not truth.known:
+        combined = found_front(trajectories.assign(strategy=COMBINED_FRONT, seed=pd.NA, step=pd.NA), truth)[keep]
+        return pd.concat(found + [combined], ignore_index=True)
     p, oracle = truth.problem, truth.oracle
     Y = truth.objectives(oracle.values)
     rows = [np.flatnonzero((Y == point).all(axis=1))[0] for point in truth.front]  # one architecture per point
@@ -392,7 +598,7 @@ def pareto_frame(trajectories: pd.DataFrame, truth: Truth) -> pd.DataFrame:
     true.insert(0, "arch", oracle.space.format_many(oracle.archs[rows]))
     true.insert(0, "step", pd.NA)
     true.insert(0, "seed", pd.NA)
-    true.insert(0, "strategy", "true front")
+    true.insert(0, "strategy", TRUE_FRONT)
     return pd.concat(found + [true], ignore_index=True)
 
 
@@ -402,18 +608,45 @@ def write_report(campaign: MOCampaign, truth: Truth, trajectories: pd.DataFrame,
     summary.md and run.json under `out`; returns the JSON document."""
     from surrogate.campaign import plot_regret
 
-    p, table = truth.problem, truth.oracle.table
+    p, oracle = truth.problem, truth.oracle
+    live = not truth.known
     results = summarize(trajectories, truth, campaign)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "trajectories.csv", trajectories.drop(columns="seconds_per_query").to_csv(index=False))
-    title = f"{table.attrs.get('dataset') or table.space}: " + ", ".join(map(str, p.objectives)) + \
-        (f" s.t. {', '.join(map(str, p.constraints))}" if p.constraints else "")
+    title = f"{oracle.dataset or oracle.space.spec}: " + ", ".join(map(str, p.objectives)) + \
+        (f" s.t. {', '.join(map(str, p.constraints))}" if p.constraints else "") + (" (live)" if live else "")
     doc = json_document(truth, results)
-    if p.m == 1:
+    if live:
+        trained = len(oracle.objective.journal.done()) if oracle.objective.journal.records.is_dir() else 0
+        intro = (f"{trained} distinct networks trained for {len(trajectories)} queries (an architecture trained once "
+                 "serves every run that asks it, charged to each: training min is per run). ")
+    if p.m == 1 and live:
+        plot_regret(trajectories, out / "regret.png", title, clock=True, live=True)
+        what = (intro + f"Best feasible = best feasible {p.objectives[0].name} found; mean over seeds (no optimum is "
+                "known for a live space: regret n/a).")
+    elif p.m == 1:
         plot_regret(trajectories.assign(simulated_seconds=np.nan), out / "regret.png", title, clock=False)
         what = (f"Best feasible {p.objectives[0].name}: {doc['optimum']:g}. Regret = best feasible - best feasible "
                 "found; mean over seeds. A run that never found the optimum counts as "
                 f"{campaign.budget + 1} queries in the median.")
+    elif live:
+        rows = pareto_frame(trajectories, truth)
+        atomic_write(out / "pareto.csv", rows.to_csv(index=False))
+        median = {r["strategy"]: r["median_seed"] for r in results}
+        shown = rows[(rows.strategy == COMBINED_FRONT) | (rows.seed == rows.strategy.map(median))]
+        plot_fronts(shown, truth, out / "pareto.png", title)
+        plot_hypervolume(trajectories, out / "hypervolume.png", title, column="hypervolume")
+        if doc["ref_point"] is None:
+            where = "no feasible point was found, so every hypervolume is 0"
+        else:
+            ref = ", ".join(f"{o.name} {v:g}" for o, v in zip(p.objectives, doc["ref_point"]))
+            rule = "given" if campaign.ref_point is not None else (
+                f"BoTorch's rule on the {len(truth.combined)}-point front of every run combined: its nadir minus "
+                f"{pareto.REF_MARGIN:g} of its range, or of every feasible point's where the front is flat")
+            where = f"reference point {ref} ({rule})"
+        what = (intro + "No true front is known for a live space: HV = hypervolume of the feasible points found, "
+                f"{where}; mean over seeds; front size = the run's non-dominated points (final). HV ratio and "
+                "front found are null in --json.")
     else:
         rows = pareto_frame(trajectories, truth)
         atomic_write(out / "pareto.csv", rows.to_csv(index=False))
@@ -427,11 +660,16 @@ def write_report(campaign: MOCampaign, truth: Truth, trajectories: pd.DataFrame,
         what = (f"True Pareto front: {len(truth.front)} points; reference point {ref} ({rule}). HV ratio = "
                 "hypervolume of the feasible points found / the true front's; mean over seeds. Front found = "
                 "share of the true front's points found (final).")
-    run = run_record(command, source, table.checksum(), range(campaign.seeds), space=table.space,
-                     dataset=table.attrs.get("dataset"), campaign=asdict(campaign),
-                     strategy_params={s: campaign.params_for(s) for s in campaign.strategies},
-                     oracle="one outcome vector per isomorphism class: measured columns averaged over its records, "
-                            "exact costs (params, flops) its smallest",
+    if live:
+        where = {"training_config": oracle.objective.config.stored(),
+                 "oracle": "live training (generate's trainer; records in records.h5, one per isomorphism class: "
+                           "its canonical member), exact costs (params, flops) from the network definition"}
+    else:
+        where = {"oracle": "one outcome vector per isomorphism class: measured columns averaged over its records, "
+                           "exact costs (params, flops) its smallest"}
+    run = run_record(command, source, oracle.fingerprint, range(campaign.seeds), space=oracle.space.spec,
+                     dataset=oracle.dataset, campaign=asdict(campaign),
+                     strategy_params={s: campaign.params_for(s) for s in campaign.strategies}, **where,
                      seconds=round(seconds, 2), **{k: v for k, v in doc.items() if k != "results"}, results=results)
     atomic_write(out / "run.json", json.dumps(run, indent=2) + "\n")
     text = [f"# Multi-objective search: {title}", "",
@@ -457,26 +695,51 @@ def parse_ref_point(text: str | Sequence[float] | None) -> list[float] | None:
     return values
 
 
-def run_mo_search(table: Table | str | Path, objectives: str | Sequence[str], constraints: Sequence[str] = (),
+def live_objective(space: str, dataset: str, out: str | Path, epochs: int = 12, command: str = "",
+                   data_dir: str | None = None, **training):
+    """The `LiveObjective` of a live campaign into `out` (records in `out/records.h5`): `training`
+    is `live_config`'s (channels, cells, batch_size, device, subset, resolution). The dataset is
+    loaded now (a missing one fails here); nothing is written before the first query."""
+    from surrogate.objective import LiveObjective, live_config
+
+    config, data = live_config(space, dataset, epochs=epochs, data_dir=data_dir, **training)
+    # `metric` is what `evaluate` returns; a multi-objective campaign reads whole records instead
+    return LiveObjective(config, out, "valid_acc", data=data, data_dir=data_dir, command=command)
+
+
+def run_mo_search(table, objectives: str | Sequence[str], constraints: Sequence[str] = (),
                   ref_point: str | Sequence[float] | None = "auto",
                   strategies: Sequence[str] = ("bo", "nsga2", "re", "rs"),
                   budget: int = 150, seeds: int = 10, init: int = 10, out: str | Path | None = None,
                   command: str = "", progress: bool = True, source: str | None = None, acq: str = "ehvi") -> dict:
     """Validate everything (UsageError before any work), run the campaign with checkpoints under
-    `out/.checkpoints`, write the report under `out` (when given) and return the JSON document."""
-    if not isinstance(table, Table):
+    `out/.checkpoints`, write the report under `out` (when given) and return the JSON document.
+    `table`: a table (object, file or shipped name), or a `LiveObjective` (`live_objective`: a
+    live campaign, every query trained; give it the same `out`)."""
+    from surrogate.objective import LiveObjective
+
+    live = isinstance(table, LiveObjective)
+    if not live and not isinstance(table, Table):
         from surrogate.catalog import resolve
 
         source = source or str(table)
         table = Table.read(resolve(table))
-    source = source or table.attrs.get("dataset") or table.space
+    if live:
+        source = source or f"live: {table.config.space} on {table.config.dataset}"
+    else:
+        source = source or table.attrs.get("dataset") or table.space
     campaign = MOCampaign(objectives=objectives, constraints=list(constraints), ref_point=parse_ref_point(ref_point),
                           strategies=list(strategies), budget=budget, seeds=seeds, init=init, acq=acq)
     truth = campaign.validate(table)
     start = time.perf_counter()
     out = Path(out) if out is not None else None
     checkpoints = out / ".checkpoints" if out else None
-    trajectories = campaign.run(table, checkpoints=checkpoints, progress=progress, truth=truth)
+    try:  # live: training in this process uses the idle cores (`default_threads`)
+        with torch_threads(default_threads(1)) if live else contextlib.nullcontext():
+            trajectories = campaign.run(table, checkpoints=checkpoints, progress=progress, truth=truth)
+    finally:
+        if live:
+            table.close()
     if out is None:
         return json_document(truth, summarize(trajectories, truth, campaign))
     return write_report(campaign, truth, trajectories, out, source, command, time.perf_counter() - start)

@@ -183,6 +183,14 @@ class LiveObjective(Objective):
         return "sha256:" + hashlib.sha256(json.dumps(self.config.stored(), sort_keys=True).encode()).hexdigest()
 
     def evaluate(self, archs: np.ndarray) -> Evaluation:
+        records = self.records(archs)
+        values = np.array([float(r[self.metric][-1]) for r in records])
+        seconds = np.array([float(r["job_seconds"][0]) for r in records])
+        return Evaluation(values, seconds)
+
+    def records(self, archs: np.ndarray) -> list[dict]:
+        """The training record of each architecture (its class's canonical member, trained now if no
+        record holds it yet): every per-epoch metric, the costs, `job_seconds` (generate's record)."""
         archs = np.atleast_2d(self.space.check(archs))
         if not self._bound:
             self.journal.bind(self.config)
@@ -192,10 +200,21 @@ class LiveObjective(Objective):
         missing = {k: a for k, a in zip(keys, canonical) if not self.journal.has((k, TRAIN_SEED))}
         if missing:
             self._train(missing)
-        records = [self.journal.read((k, TRAIN_SEED)) for k in keys]
-        values = np.array([float(r[self.metric][-1]) for r in records])
-        seconds = np.array([float(r["job_seconds"][0]) for r in records])
-        return Evaluation(values, seconds)
+        return [self.journal.read((k, TRAIN_SEED)) for k in keys]
+
+    def network_costs(self, archs: np.ndarray) -> dict[str, np.ndarray]:
+        """`params` and `flops` of the networks `records` trains for `archs` (their classes' canonical
+        members), from the network definition alone: no training, the values the records will hold."""
+        from surrogate.nets.costs import costs
+
+        if self._data is None:
+            from surrogate.train.data import load
+
+            config = self.config
+            self._data = load(config.dataset, self.data_dir, config.subset, config.resolution)
+        data = self._data
+        return costs(self.space, self.space.canonicalize(np.atleast_2d(archs)), channels=self.config.channels,
+                     cells=self.config.cells, num_classes=data.num_classes, input_shape=tuple(data.input_shape))
 
     def _train(self, todo: dict[int, np.ndarray]) -> None:
         """Train what no record holds yet; a pair another process is training is waited for."""

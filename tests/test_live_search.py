@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -111,3 +112,99 @@ def test_workers_train_in_parallel_with_the_same_records(tmp_path, one_torch_thr
     one, two = (pd.read_csv(tmp_path / name / "trajectories.csv") for name in ("one", "two"))
     pd.testing.assert_frame_equal(one[["arch", "value"]], two[["arch", "value"]])
     assert Table.read(tmp_path / "two" / "records.h5").attrs["provenance"]["workers"] == 2  # two processes trained
+
+
+LIVE_MO = [a for a in LIVE if a not in ("--metric", "valid_acc")]
+
+
+def test_tiny_live_multi_objective_campaign_and_its_resume(tmp_path, capsys, monkeypatch, one_torch_thread):
+    """--objectives on a live space: the outcome vector read from each trained record, the table
+    campaign's outputs and --json fields, null where a true front would be needed; a rerun after
+    a kill mid-campaign replays from the journal without training anything."""
+    from surrogate.mo_campaign import MO_JSON_FIELDS
+    from surrogate.objective import LiveObjective
+
+    out = tmp_path / "mo"
+    args = ["search", *LIVE_MO, "--objectives", "valid_acc:max,params:min", "--strategies", "rs,re", "--seeds", "1",
+            "--budget", "4", "--out", str(out), "--json"]
+    assert main(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["true_front_size"] is None and len(document["ref_point"]) == 2
+    assert [r["strategy"] for r in document["results"]] == ["rs", "re"]
+    for result in document["results"]:
+        assert tuple(result) == MO_JSON_FIELDS and result["seeds"] == 1 and result["budget"] == 4
+        assert result["hypervolume_ratio_at"] == {"4": None, "50": None, "100": None, "150": None}
+        assert result["found_front_fraction"] is None and result["seconds_per_query"] >= 0
+    for name in ("trajectories.csv", "pareto.csv", "pareto.png", "hypervolume.png", "summary.md", "run.json",
+                 "records.h5"):
+        assert (out / name).is_file(), name
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    assert len(trajectories) == 8 and trajectories.feasible.all()
+    assert (trajectories.groupby("strategy").hypervolume.diff().dropna() >= 0).all()
+    assert (trajectories.groupby("strategy").hypervolume.last() > 0).all()  # measured from a shared reference
+    space = get_space("nb201")
+    table = Table.read(out / "records.h5")
+    row = dict(zip(space.canonical_ids(table.archs).tolist(), range(table.n)))
+    rows = [row[k] for k in space.canonical_ids(space.parse_many(trajectories.arch)).tolist()]
+    assert table.n == len(set(rows))  # each class trained once
+    for column in ("valid_acc", "params"):  # params computed before training = what the record measured
+        assert list(trajectories[column]) == list(table.metric(column)[rows])
+    summary = (out / "summary.md").read_text()
+    assert "HV@4" in summary and "No true front is known" in summary
+    assert set(pd.read_csv(out / "pareto.csv").strategy) == {"rs", "re", "combined front"}
+
+    # killed while `re` ran: its checkpoint and the report are missing, every record is kept
+    for path in [*out.glob(".checkpoints/re-*.csv"), out / "trajectories.csv", out / "run.json"]:
+        path.unlink()
+    monkeypatch.setattr(LiveObjective, "_train", lambda *a, **k: pytest.fail("a recorded network was trained again"))
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0] == document["results"][0]
+    pd.testing.assert_frame_equal(pd.read_csv(out / "trajectories.csv").drop(columns="simulated_seconds"),
+                                  trajectories.drop(columns="simulated_seconds"))
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--objectives", "valid_acc:max,nope:min"], "unknown column 'nope' for a live campaign"),
+    (["--objectives", "valid_acc:max,params:min", "--constraint", "params=<3"], "malformed constraint"),
+    (["--objectives", "valid_acc:max,params:min", "--constraint", "params<=1"], "no architecture of space nb201"),
+    (["--objectives", "valid_acc:max,params:min", "--ref-point", "90"], "needs 2 values"),
+    (["--objectives", "valid_acc:max,params:min", "--budget", "100000"], "exceeds the 6466 distinct"),
+    (["--objectives", "valid_acc:max,params:min", "--workers", "2"], "single-objective options"),
+    (["--objectives", "valid_acc:max,params:min", "--strategies", "tpe"], "unknown multi-objective strategy"),
+    (["--constraint", "params<=1e5"], "--metric is required"),
+])
+def test_bad_live_multi_objective_input_fails_before_training(tmp_path, capsys, args, needle):
+    out = tmp_path / "o"
+    assert main(["search", *LIVE_MO, *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_live_bo_and_nsga2_under_constraints(tmp_path, capsys, one_torch_thread):
+    """bo and nsga2 live, three objectives: the exact constraint filters what is asked (nothing
+    trained beyond it), the measured one is read from the record; one objective with a
+    constraint reports the best feasible value, with null where an optimum would be needed."""
+    from surrogate.mo_campaign import SO_JSON_FIELDS
+
+    out = tmp_path / "three"
+    assert main(["search", *LIVE_MO, "--objectives", "valid_acc:max,params:min,latency_b1_ms:min", "--constraint",
+                 "params<=25000", "--constraint", "train_seconds<=60", "--strategies", "bo,nsga2", "--seeds", "1",
+                 "--budget", "5", "--init", "3", "--out", str(out), "--no-progress"]) == 0
+    assert "HV@5" in capsys.readouterr().out
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    assert len(trajectories) == 10 and (trajectories.params <= 25000).all()
+    np.testing.assert_array_equal(trajectories.feasible, trajectories.train_seconds <= 60)
+    assert (Table.read(out / "records.h5").metric("params") <= 25000).all()
+
+    out = tmp_path / "one"
+    assert main(["search", *LIVE, "--constraint", "params<=25000", "--strategies", "bo,rs", "--seeds", "1",
+                 "--budget", "4", "--init", "2", "--out", str(out), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["optimum"] is None
+    for result in document["results"]:
+        assert tuple(result) == SO_JSON_FIELDS and result["found_optimum"] is None
+        assert set(result["regret_at"].values()) == {None}
+    trajectories = pd.read_csv(out / "trajectories.csv")
+    assert (trajectories.params <= 25000).all() and trajectories.best_so_far.notna().all()
+    assert (out / "regret.png").is_file() and not (out / "pareto.png").exists()
