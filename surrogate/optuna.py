@@ -15,6 +15,14 @@ Two ways to describe the space:
 
 Parameters outside that space (floats, ints, ...) come from an independent `RandomSampler`.
 
+A multi-objective study (`optuna.create_study(directions=[...])`), or one whose trials set
+constraints (`trial.set_constraint(key, value)`, feasible where <= 0), is served by the strategy's
+multi-objective variant (`surrogate.search.multiobjective`: `bo`, `nsga2`, `re`, `rs`), told each
+completed trial's values (objectives named by the study's `metric_names`, else `objective_<i>`) and
+its constraints as measured columns (a trial lacking one counts as infeasible). A constraint key
+first seen rebuilds the strategy, which is then told the study again, as a new search space does.
+A plain single-objective study keeps the single-objective strategy.
+
 Parallel workers (threads, processes, machines sharing an RDB storage) each have their own sampler.
 Before every ask the sampler syncs with the study: COMPLETE trials not yet told are told (sign
 flipped for minimisation; our strategies maximise); RUNNING, WAITING, FAIL and PRUNED trials' archs
@@ -30,7 +38,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 import optuna
@@ -43,10 +51,15 @@ from surrogate.errors import UsageError
 from surrogate.search import STRATEGIES, Strategy, get_strategy
 from surrogate.spaces import CategoricalSpace, Space, get_space
 
+if TYPE_CHECKING:  # BoTorch loads only when a multi-objective strategy is built
+    from surrogate.search.multiobjective import Problem
+
 #: system attr holding the arch (choice indices) a trial was given, written before it is used.
 CLAIM_ATTR = "surrogate:arch"
 #: how often a worker re-asks after losing a race for an arch.
 _MAX_CLAIMS = 20
+#: a trial's constraint `key` is the problem's column `constraint:<key>` (apart from the objectives').
+_CONSTRAINT = "constraint:"
 
 
 # --- the user side ------------------------------------------------------------------------------
@@ -76,24 +89,31 @@ def arch_params(arch: np.ndarray, space: Space | str) -> dict[str, str]:
 
 # --- the sampler --------------------------------------------------------------------------------
 class SurrogateSampler(optuna.samplers.BaseSampler):
-    """Optuna sampler driven by one of our strategies (`bo`, `re`, `ls`, `rs`, ...).
+    """Optuna sampler driven by one of our strategies (`bo`, `re`, `ls`, `rs`, `nsga2`, ...).
 
     `strategy_params` go to the strategy (e.g. `init=5` for `bo`). Under a `seed` the strategy's
     random stream is reseeded from (seed, trial number) before each ask, so a single worker is
-    deterministic and workers sharing one seed still draw differently.
+    deterministic and workers sharing one seed still draw differently. Multi-objective and
+    constrained studies take the strategy's multi-objective variant (see the module docstring).
     """
 
     def __init__(self, strategy: str = "bo", space: Space | str | None = None, seed: int | None = None,
                  **strategy_params: Any):
-        STRATEGIES[strategy]  # unknown name -> UsageError now, not at the first trial
+        if strategy not in STRATEGIES and strategy not in _mo().MO_STRATEGIES:  # now, not at the first trial
+            known = dict.fromkeys([*STRATEGIES, *_mo().MO_STRATEGIES])
+            raise UsageError(f"unknown strategy {strategy!r} (known: {', '.join(known)})")
+        if "constraints_func" in strategy_params:
+            raise UsageError("SurrogateSampler takes no constraints_func: call trial.set_constraint(key, value) "
+                             "in the objective (feasible where value <= 0)")
         self.strategy_name = strategy
         self.strategy_params = strategy_params
         self.space = None if space is None else get_space(space)
         self.seed = seed
         self.strategy: Strategy | None = None
+        self._problem: Problem | None = None  # what the strategy serves; None: single-objective, unconstrained
         self._dists: dict[str, CategoricalDistribution] = {} if self.space is None else distributions(self.space)
         if self.space is not None:
-            self._build(self.space)  # bad strategy parameters fail here, not inside the first trial
+            self._check_parameters(self.space)
         self._study: str | None = None
         self._told: set[int] = set()
         self._intersection = IntersectionSearchSpace()
@@ -101,10 +121,11 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
 
     # --- Optuna's interface -------------------------------------------------------------------
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        if self.space is not None:
-            return dict(self._dists)
         with self._lock:
             self._switch_study(study)
+            self._use_problem(study)  # a study the strategy cannot serve fails at its first trial
+            if self.space is not None:
+                return dict(self._dists)
             found = self._intersection.calculate(study)
         return {name: d for name, d in found.items() if isinstance(d, CategoricalDistribution) and not d.single()}
 
@@ -112,9 +133,9 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         if not search_space:
             return {}
-        self._raise_error_if_multi_objective(study)
         with self._lock:
             self._switch_study(study)
+            self._use_problem(study)
             self._use_space(search_space)
             claimed = self._valid(trial.system_attrs.get(CLAIM_ATTR))
             arch = claimed if claimed is not None else self._ask(study, trial)
@@ -137,9 +158,35 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
     def _switch_study(self, study: optuna.Study) -> None:
         """A sampler object reused for another study starts over."""
         if self._study != study.study_name:
-            if self._study is not None:
-                self.strategy = None
+            self.strategy = None
             self._study, self._told, self._intersection = study.study_name, set(), IntersectionSearchSpace()
+
+    def _use_problem(self, study: optuna.Study) -> None:
+        """Rebuild the strategy (told the study again) when what the study asks of it changed."""
+        problem = self._problem_of(study)
+        if problem != self._problem:
+            self._problem, self.strategy = problem, None
+
+    def _problem_of(self, study: optuna.Study) -> Problem | None:
+        """None for a single-objective study without constraints that a single-objective strategy
+        serves (as ever); else the study's directions and the constraint keys its completed trials
+        carry, for the multi-objective variant."""
+        directions = study.directions
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        keys = sorted({key for t in trials for key in t.constraints})
+        if len(directions) == 1 and not keys and self.strategy_name in STRATEGIES:
+            return None
+        from surrogate.pareto import Constraint, parse_objectives  # BoTorch: loaded only from here on
+
+        mo = _mo()
+        if self.strategy_name not in mo.MO_STRATEGIES:
+            kind = "multi-objective" if len(directions) > 1 else "constrained"
+            raise UsageError(f"strategy {self.strategy_name!r} is single-objective and cannot serve a {kind} study "
+                             f"(multi-objective strategies: {', '.join(mo.MO_STRATEGIES)})")
+        names = study.metric_names or [f"objective_{i}" for i in range(len(directions))]
+        objectives = parse_objectives([f"{name}:{'max' if d == StudyDirection.MAXIMIZE else 'min'}"
+                                       for name, d in zip(names, directions)])
+        return mo.Problem(objectives, tuple(Constraint(_CONSTRAINT + key, "<=", 0.0) for key in keys))
 
     def _use_space(self, search_space: dict[str, BaseDistribution]) -> None:
         """(Re)build the strategy when it is missing or, without a given space, the search space changed."""
@@ -154,11 +201,38 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
             self._build(space)
 
     def _build(self, space: Space) -> None:
-        try:
-            self.strategy = get_strategy(self.strategy_name, space, seed=self.seed, **self.strategy_params)
-        except TypeError as err:  # an unknown keyword
-            raise UsageError(f"bad parameters for strategy {self.strategy_name!r}: {err}") from None
+        self.strategy = self._make(space, self._problem)
         self._told = set()
+
+    def _make(self, space: Space, problem: Problem | None) -> Strategy:
+        """The single-objective strategy (no problem), or the multi-objective one for `problem`."""
+        try:
+            if problem is None:
+                return get_strategy(self.strategy_name, space, seed=self.seed, **self.strategy_params)
+            return _mo().get_mo_strategy(self.strategy_name, space, problem, seed=self.seed, **self.strategy_params)
+        except TypeError as err:  # an unknown keyword
+            variant = "" if problem is None else "multi-objective "
+            raise UsageError(f"bad parameters for {variant}strategy {self.strategy_name!r}: {err}") from None
+
+    def _check_parameters(self, space: Space) -> None:
+        """Bad strategy parameters fail here, not inside the first trial. The study, unknown yet,
+        picks the single- or multi-objective variant, so parameters either one takes pass."""
+        errors = []
+        for problem in self._variants():
+            try:
+                self._make(space, problem)
+                return
+            except UsageError as err:
+                errors.append(err)
+        raise errors[0]
+
+    def _variants(self) -> Iterator[Problem | None]:
+        """A problem per variant of the strategy (None: single-objective), lazily: BoTorch loads
+        only when the single-objective variant is missing or rejected."""
+        if self.strategy_name in STRATEGIES:
+            yield None
+        if self.strategy_name in _mo().MO_STRATEGIES:
+            yield _mo().Problem.parse(["objective_0:max", "objective_1:max"])
 
     def _ask(self, study: optuna.Study, trial: FrozenTrial) -> np.ndarray:
         """Sync, ask, claim; ask again while another trial claims the same class."""
@@ -181,7 +255,7 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
     def _sync(self, study: optuna.Study, trial: FrozenTrial, lost: dict[int, np.ndarray]) -> None:
         """Tell new COMPLETE trials; every other trial with an arch is pending (seen, no value)."""
         assert self.strategy is not None
-        sign = -1.0 if study.direction == StudyDirection.MINIMIZE else 1.0
+        sign = -1.0 if study.directions[0] == StudyDirection.MINIMIZE else 1.0
         pending: dict[int, np.ndarray] = dict(lost)
         trials = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
         found = [(t, a) for t, a in ((t, self._arch_of(t)) for t in trials) if a is not None]
@@ -189,12 +263,22 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
         for (t, arch), key in zip(found, keys):
             if t.state == TrialState.COMPLETE:
                 if t.number not in self._told:
-                    value = sign * float(t.value)
-                    self.strategy.tell(arch, value if np.isfinite(value) else float("nan"))
+                    self.strategy.tell(arch, self._outcome(t, sign))
                     self._told.add(t.number)
             else:
                 pending[key] = arch
         self.strategy.set_pending(np.stack(list(pending.values())) if pending else None)
+
+    def _outcome(self, t: FrozenTrial, sign: float) -> float | np.ndarray:
+        """What a completed trial tells the strategy. Single-objective: its value, sign-flipped for
+        minimisation (our strategies maximise). Multi-objective: the vector over the problem's
+        columns, values as they are (the problem knows the directions), then the constraints."""
+        if self._problem is None:
+            value = sign * float(t.value)
+            return value if np.isfinite(value) else float("nan")
+        outcome = np.array([*t.values, *(t.constraints.get(c.name[len(_CONSTRAINT):], np.nan)
+                                         for c in self._problem.constraints)], dtype=np.float64)
+        return np.where(np.isfinite(outcome), outcome, np.nan)  # NaN: failed (or, a constraint, infeasible)
 
     # --- archs of trials ----------------------------------------------------------------------
     def _arch_of(self, t: FrozenTrial) -> np.ndarray | None:
@@ -223,6 +307,13 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
             return []
         assert self.strategy is not None
         return [int(k) for k in self.strategy.space.canonical_ids(np.stack(archs))]
+
+
+def _mo():
+    """The multi-objective strategies' module, imported on first use (it loads BoTorch)."""
+    from surrogate.search import multiobjective
+
+    return multiobjective
 
 
 class _Missing:

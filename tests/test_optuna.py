@@ -141,7 +141,7 @@ def test_failed_trials_are_not_proposed_again_and_retries_skip_the_sampler():
 def test_errors():
     with pytest.raises(UsageError, match="unknown strategy"):
         SurrogateSampler("nope")
-    sampler = SurrogateSampler("rs", space="categorical:2")
+    sampler = SurrogateSampler("ls", space="categorical:2")  # single-objective only
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     with pytest.raises(ValueError, match="multi-objective"):
         study.optimize(lambda t: (float(suggest_arch(t, "categorical:2")[0]), 0.0), n_trials=1)
@@ -155,3 +155,107 @@ def test_a_sampler_reused_for_another_study_starts_over():
         study = optuna.create_study(sampler=sampler)
         study.optimize(lambda t: float(suggest_arch(t, "categorical:2,2").sum()), n_trials=4)
         assert len({tuple(t.params.values()) for t in study.trials}) == 4
+
+
+# --- multi-objective and constrained studies ----------------------------------------------------
+#: fast settings for the multi-objective variants (`bo` always models with GPs).
+MO_FAST = {"bo": {"init": 5}, "re": FAST["re"], "nsga2": {"population_size": 6}}
+
+
+def two_objectives(trial: optuna.Trial) -> tuple[float, float]:
+    """`categorical_objective` (maximise) against a cost a + 2c (minimise): they conflict in a and c."""
+    value = categorical_objective(trial)
+    return value, float(trial.params["a"] + 2 * trial.params["c"])
+
+
+def _run_mo(strategy: str, seed: int = 0, n_trials: int = 25, objective=two_objectives, **kw) -> optuna.Study:
+    sampler = SurrogateSampler(strategy, seed=seed, **{**MO_FAST.get(strategy, {}), **kw})
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    study.optimize(objective, n_trials=n_trials)
+    return study
+
+
+def _dominated(y: np.ndarray, others: np.ndarray) -> bool:
+    """Is maximisation-form `y` dominated by a row of `others`?"""
+    return bool(((others >= y).all(axis=1) & (others > y).any(axis=1)).any())
+
+
+@pytest.mark.parametrize("strategy", ["bo", "re", "nsga2"])
+def test_multi_objective_study_finds_a_non_dominated_front(strategy):
+    study = _run_mo(strategy)
+    points = _points(study)
+    assert len(set(points)) == len(points) == 25
+    assert all(a in range(4) and b in "xyz" and c in range(5) for a, b, c in points)
+    objectives = study.sampler.strategy.problem.objectives
+    assert [str(o) for o in objectives] == ["objective_0:max", "objective_1:min"]
+    assert study.sampler.strategy.n_observed == 24  # every completed trial but the last was told, as a vector
+    Y = np.array([t.values for t in study.trials]) * [1, -1]
+    front = study.best_trials
+    assert front and not any(_dominated(np.array(t.values) * [1, -1], Y) for t in front)
+    # the true front: b = 'z' and a = 3 or c = 0 (else a + 1, c - 1 scores the same for less), 8 points;
+    # random search finds 2 or 3 of them in 25 trials
+    found = {tuple(t.params[n] for n in "abc") for t in front}
+    assert len({(a, b, c) for a, b, c in found if b == "z" and (a == 3 or c == 0)}) >= 4
+
+
+@pytest.mark.parametrize("strategy", ["bo", "re"])
+def test_multi_objective_deterministic_under_seed(strategy):
+    first, again, other = (_points(_run_mo(strategy, seed=s, n_trials=12)) for s in (3, 3, 4))
+    assert first == again
+    assert first != other
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # set_metric_names
+def test_multi_objective_with_a_space_and_metric_names():
+    space = get_space("categorical:4,3,5")
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=SurrogateSampler("re", space=space, seed=0,
+                                                                                          **MO_FAST["re"]))
+    study.set_metric_names(["score", "cost"])
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        a, b, c = suggest_arch(trial, space)
+        return float(a + b + c), float(a + 2 * c)
+
+    study.optimize(objective, n_trials=15)
+    assert len({tuple(t.params.values()) for t in study.trials}) == 15
+    assert [str(o) for o in study.sampler.strategy.problem.objectives] == ["score:max", "cost:min"]
+
+
+@pytest.mark.parametrize("strategy", ["bo", "re"])
+def test_constraints_become_measured_columns(strategy):
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        values = two_objectives(trial)
+        trial.set_constraint("c_at_most_1", trial.params["c"] - 1)  # 2 of the 5 values of c are feasible
+        return values
+
+    study = _run_mo(strategy, n_trials=20, objective=objective)
+    told = study.sampler.strategy
+    assert [str(c) for c in told.problem.constraints] == ["constraint:c_at_most_1<=0"]
+    assert len(set(_points(study))) == 20
+    # rebuilt once the first constraint was seen, then told every trial again, constraint included
+    archs, outcomes = np.stack(told.archs), told.outcome_matrix()
+    assert len(archs) == 19
+    np.testing.assert_array_equal(outcomes[:, 2], archs[:, 2] - 1)  # c's choice index is its value
+    assert study.best_trials and all(t.params["c"] <= 1 for t in study.best_trials)
+
+
+def test_multi_objective_errors():
+    with pytest.raises(UsageError, match="constraints_func"):
+        SurrogateSampler("re", constraints_func=lambda t: [0.0])
+    with pytest.raises(UsageError, match="bad parameters"):
+        SurrogateSampler("nsga2", space="categorical:2,2", populaton_size=4)
+    SurrogateSampler("bo", space="categorical:2,2", acq="nehvi", mc_samples=8)  # multi-objective-only parameters
+    SurrogateSampler("nsga2", space="categorical:2,2")  # a multi-objective-only name
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=SurrogateSampler("ls"))
+    with pytest.raises(UsageError, match="single-objective and cannot serve a multi-objective study"):
+        study.optimize(two_objectives, n_trials=2)  # at the first trial, before the space is known
+    assert len(study.trials) == 1
+
+    def constrained(trial: optuna.Trial) -> float:
+        trial.set_constraint("c", 1.0)
+        return categorical_objective(trial)
+
+    study = optuna.create_study(sampler=SurrogateSampler("ls", seed=0))
+    with pytest.raises(UsageError, match="single-objective and cannot serve a constrained study"):
+        study.optimize(constrained, n_trials=3)
+    assert len(study.trials) == 2  # the first trial's constraint made the second one fail
