@@ -61,14 +61,30 @@ class Campaign:
     validate_top: int = 0
     time_column: str | None = None
     pool_size: int = 1000
+    features: list[str] | None = None
 
-    def params_for(self, name: str) -> dict:
-        """Keyword hyperparameters of strategy `name`. `init` is the random initial design of the
-        model-based strategies (bo; tpe's `n_startup_trials`) and the random starts of ls; re's
-        first population (30) and reinforce's controller are their own hyperparameters."""
+    def bo_features(self, objective: Objective | None) -> list[str]:
+        """The table columns `bo` reads beside its encoding: `features` when given; by default every
+        zero-cost proxy column (`zc`) of a table that holds them — with `graf`, they took BO to
+        NB201's optimum sooner than the encodings alone (bench/results/predictors_zc.md) — and none
+        for a live campaign, whose architectures have no columns before they are trained."""
+        if self.features is not None:
+            return list(self.features)
+        table = getattr(objective, "table", None)
+        return ["zc"] if table is not None and any(m.startswith("zc_") for m in table.metrics) else []
+
+    def params_for(self, name: str, objective: Objective | None = None) -> dict:
+        """Keyword hyperparameters of strategy `name` (JSON: feature columns by name). `init` is the
+        random initial design of the model-based strategies (bo; tpe's `n_startup_trials`) and the
+        random starts of ls; re's first population (30) and reinforce's controller are their own
+        hyperparameters. With feature columns, bo's default encoding is `graf`."""
         encoding = {"encoding": self.encoding} if self.encoding else {}
         if name == "bo":
-            return {"init": self.init, "model": self.model, "acq": self.acq, **encoding}
+            features = self.bo_features(objective)
+            if features and not self.encoding:
+                encoding = {"encoding": "graf"}
+            return {"init": self.init, "model": self.model, "acq": self.acq, **encoding,
+                    **({"features": features} if features else {})}
         if name == "predict-top":
             return {"init": self.init, "model": self.model, "pool_size": self.pool_size, **encoding}
         return {"tpe": {"n_startup_trials": self.init}, "ls": {"init": self.init}}.get(name, {})
@@ -92,18 +108,32 @@ class Campaign:
             n_classes = objective.classes_with_values()
             if self.budget > n_classes:
                 raise UsageError(f"budget {self.budget} exceeds the {n_classes} distinct architectures of the table")
+        if self.features and not isinstance(objective, TabularObjective):
+            raise UsageError("--features reads columns of a table: give a table FILE")
         for name in self.strategies:
-            get_strategy(name, objective.space, seed=0, **self.params_for(name))  # bad model/encoding/acq fail here
+            self.strategy(name, objective, seed=0)  # bad model/encoding/acq/features fail here
         return objective
+
+    def strategy(self, name: str, objective: Objective, seed: int):
+        """Strategy `name` for this campaign on `objective`: feature columns become the table's
+        per-class feature function."""
+        params = self.params_for(name, objective)
+        if params.get("features"):
+            from surrogate.features import ClassFeatures
+
+            params["features"] = ClassFeatures(objective.table, params["features"])
+        return get_strategy(name, objective.space, seed=seed, **params)
 
     def key(self, fingerprint: str, strategy: str, seed: int) -> str:
         """Checkpoint name: changes whenever anything that shapes this run's trajectory changes."""
         spec = {**asdict(self), "strategies": strategy, "seeds": seed, "input": fingerprint, "version": __version__}
+        if spec["features"] is None:  # the default: keys of campaigns made before the field existed still hold
+            del spec["features"]
         return f"{strategy}-seed{seed}-{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]}"
 
     def run_one(self, objective: Objective, strategy: str, seed: int, step_done=None) -> pd.DataFrame:
         """One strategy under one seed: `budget` queries, asked `batch` at a time."""
-        search = get_strategy(strategy, objective.space, seed=seed, **self.params_for(strategy))
+        search = self.strategy(strategy, objective, seed)
         domain = objective.domain()
         if domain is not None:
             search.restrict(domain)
@@ -346,7 +376,7 @@ def write_report(campaign: Campaign, objective: Objective | Table, trajectories:
         where = {"space": table.space, "dataset": dataset, "optimum": objective.optimum,
                  "oracle": "tabular lookup (an architecture's own finite record; else its isomorphism class mean)"}
     run = run_record(command, source, objective.fingerprint, range(campaign.seeds), **where, campaign=asdict(campaign),
-                     strategy_params={s: campaign.params_for(s) for s in campaign.strategies},
+                     strategy_params={s: campaign.params_for(s, objective) for s in campaign.strategies},
                      seconds=round(seconds, 2), results=results,
                      **({"validated": validated} if validated is not None else {}))
     atomic_write(out / "run.json", json.dumps(run, indent=2) + "\n")

@@ -203,6 +203,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     multi = bool(args.objectives or args.constraint)
     if not args.metric and not args.objectives:
         raise UsageError("--metric is required (or --objectives for a multi-objective search)")
+    if multi and args.features:
+        raise UsageError("--features feeds single-objective bo: not with --objectives or --constraint")
     args.strategies = args.strategies if args.strategies is not None else (
         "bo,nsga2,re,rs" if multi else "bo,re,ls,rs,reinforce,tpe")
     if not args.file:
@@ -218,8 +220,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
     campaign = Campaign(metric=args.metric, strategies=queried, budget=args.budget,
                         seeds=args.seeds, init=args.init, batch=args.batch, model=args.model, encoding=args.encoding,
                         acq=args.acq, report=args.report, validate_top=args.validate_top,
-                        time_column=args.time_column or detect_time_column(table), pool_size=args.pool_size)
+                        time_column=args.time_column or detect_time_column(table), pool_size=args.pool_size,
+                        features=_features(args.features))
     if args.storage or args.study:
+        if campaign.features:
+            raise UsageError("--features is not available to --storage workers")
         if shared:
             raise UsageError(f"{', '.join(shared)} train a supernet live and cannot run as --storage workers")
         return _search_distributed(args, campaign, table)
@@ -280,8 +285,8 @@ def _search_live(args: argparse.Namespace) -> int:
     if args.storage and (len(names) != 1 or args.validate_top or args.workers != 1):
         raise UsageError("a distributed campaign runs one strategy per worker (--strategies NAME), without "
                          "--validate-top or --workers: start one worker per process or machine")
-    if args.report or args.time_column:
-        raise UsageError("--report and --time-column read a table: a live campaign has none")
+    if args.report or args.time_column or args.features:
+        raise UsageError("--report, --time-column and --features read a table: a live campaign has none")
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if args.validate_epochs is not None and args.validate_epochs < 1:
@@ -401,6 +406,13 @@ def _search_live_multi_objective(args: argparse.Namespace) -> int:
     files = "regret.png" if len(campaign.objectives) == 1 else "pareto.csv, pareto.png, hypervolume.png"
     print(f"wrote {out}/trajectories.csv, {files}, summary.md, run.json, records.h5")
     return 0
+
+
+def _features(text: str | None) -> list[str] | None:
+    """--features: None for the default (a table's zc columns for bo), [] for `none`, else the list."""
+    if text is None:
+        return None
+    return [] if text.strip() == "none" else _csv_list(text)
 
 
 def _check_same_campaign(run_file, campaign, fingerprint: str) -> None:
@@ -732,7 +744,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", type=int, default=10, help="random queries before a model-based strategy starts")
     p.add_argument("--batch", type=int, default=1, help="architectures proposed at once (BO: q-acquisition)")
     p.add_argument("--model", default="gp", help="BO's and predict-top's predictor: gp, rf, svr, mlp (default: gp)")
-    p.add_argument("--encoding", help="BO's encoding (default: path for cell spaces, else onehot)")
+    p.add_argument("--encoding", help="BO's encoding (default: graf with --features, else path for cell spaces, "
+                   "else onehot)")
+    p.add_argument("--features", help="table columns BO reads beside its encoding, by isomorphism class: metrics "
+                   "of the file, computed params,flops, or zc (every zero-cost proxy column); none for no columns "
+                   "(default: zc when the table has zc_ columns, from `surrogate proxies`)")
     p.add_argument("--acq", default="logei", help="BO's acquisition: logei, ucb, ts (default: logei)")
     p.add_argument("--pool-size", type=int, default=1000, help="predict-top: random candidates it ranks (default: 1000)")
     p.add_argument("--report", help="column reported for each run's top pick (e.g. a longer-training test accuracy)")

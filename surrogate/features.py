@@ -67,6 +67,32 @@ def feature_matrix(table: Table, names: list[str]) -> np.ndarray:
     return np.stack(columns, axis=1) if columns else np.zeros((table.n, 0))
 
 
+class ClassFeatures:
+    """`feature_matrix` of a table as a function of architectures, by isomorphism class (the mean
+    of the class's rows): the extra inputs a search strategy reads beside its encoding for any
+    architecture of the table, whichever member of a class it holds. Calling it on an architecture
+    whose class the table lacks is a UsageError: its measurements do not exist."""
+
+    def __init__(self, table: Table, names: list[str]):
+        from surrogate.spaces import get_space
+
+        self.names = expand_features(table, names)
+        self.space = get_space(table.space)
+        x = feature_matrix(table, names)
+        self.classes, inverse = np.unique(self.space.canonical_ids(table.archs), return_inverse=True)
+        sums = np.zeros((len(self.classes), x.shape[1]))
+        np.add.at(sums, inverse, x)
+        self.rows = sums / np.bincount(inverse, minlength=len(self.classes))[:, None]
+
+    def __call__(self, archs: np.ndarray) -> np.ndarray:
+        ids = self.space.canonical_ids(np.atleast_2d(archs))
+        at = np.minimum(np.searchsorted(self.classes, ids), len(self.classes) - 1)
+        if (self.classes[at] != ids).any():
+            raise UsageError(f"feature columns {', '.join(self.names)} hold no value for architecture class "
+                             f"{ids[self.classes[at] != ids][0]}: it is not in the table")
+        return self.rows[at]
+
+
 def _normal_scores(x: np.ndarray) -> np.ndarray:
     """Ranks over the whole table (ties averaged, no target values) mapped to standard normal
     quantiles; NaN -> 0, the median."""

@@ -124,6 +124,8 @@ def test_oracle_falls_back_to_the_isomorphism_class(tmp_path):
     (["--acq", "pi"], "unknown acquisition"),
     (["--model", "xgb"], "unknown model"),
     (["--report", "nope"], "unknown metric"),
+    (["--features", "nope"], "unknown feature"),
+    (["--features", "zc"], "no zc_ columns"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, args, needle):
     _, path = chain_table(tmp_path)
@@ -223,3 +225,47 @@ def test_table_campaigns_keep_their_trajectories(name, metric, expected, one_tor
     t = campaign.run(table, progress=False)
     text = "\n".join(t.strategy + " " + t.arch + " " + t.value.map(repr))
     assert hashlib.sha256(text.encode()).hexdigest()[:16] == expected
+
+
+def zc_table(tmp_path):
+    """The chain table plus a zero-cost-proxy-like column that tracks the accuracy."""
+    table, _ = chain_table(tmp_path)
+    table = table.with_metric("zc_fake", table.metric("valid_acc") + np.random.default_rng(0).normal(0, 0.1, table.n))
+    path = tmp_path / "zc.h5"
+    table.write(path)
+    return table, path
+
+
+def test_bo_reads_a_tables_proxies_by_default_and_features_by_name(tmp_path, capsys):
+    table, path = zc_table(tmp_path)
+    objective = TabularObjective(table, "valid_acc")
+    assert Campaign("valid_acc").params_for("bo", objective) == {
+        "init": 10, "model": "gp", "acq": "logei", "encoding": "graf", "features": ["zc"]}
+    assert "features" not in Campaign("valid_acc", features=[]).params_for("bo", objective)  # --features none
+    assert "features" not in Campaign("valid_acc").params_for("bo", TabularObjective(chain_table(tmp_path)[0], "valid_acc"))
+    assert Campaign("valid_acc", features=["params"], encoding="onehot").params_for("bo", objective)["encoding"] == "onehot"
+    out = tmp_path / "o"
+    assert main(["search", str(path), "--metric", "valid_acc", "--strategies", "bo", "--budget", "20", "--seeds", "1",
+                 "--init", "5", "--out", str(out), "--no-progress", "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["found_optimum"] == 1
+    assert json.loads((out / "run.json").read_text())["strategy_params"]["bo"]["features"] == ["zc"]
+
+
+def test_class_features_are_class_means_and_refuse_unknown_classes():
+    from surrogate.catalog import resolve
+    from surrogate.features import ClassFeatures, feature_matrix
+
+    table = Table.read(resolve("nb201"))
+    table = Table(table.space, table.archs[:300], table.arch_strings[:300],
+                  {"m": table.metric("cifar10_valid_acc")[:300]})
+    features = ClassFeatures(table, ["m"])
+    space = get_space("nb201")
+    ids = space.canonical_ids(table.archs)
+    x = feature_matrix(table, ["m"])[:, 0]
+    got = features(table.archs)[:, 0]
+    for c in np.unique(ids):
+        assert np.allclose(got[ids == c], x[ids == c].mean())  # isomorphs read the same row
+    missing = next(a for a in space.sample(200, np.random.default_rng(0)) if space.canonical_ids(a[None])[0] not in ids)
+    with pytest.raises(UsageError, match="not in the table"):
+        features(missing[None])

@@ -3,6 +3,8 @@ maximised over a finite candidate set (BANANAS-style)."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from scipy.stats import norm, rankdata
 import torch
@@ -31,7 +33,8 @@ class BayesianOptimization(Strategy):
     Candidates are every not-yet-seen isomorphism class when the space has at most
     ENUMERATE_CANDIDATES architectures; otherwise `pool_size` random architectures plus `mutants`
     mutations of each of the `top_k` best so far (BANANAS). The first `init` asks are random.
-    Acquisitions: `logei` (BoTorch LogEI), `ucb` (beta), `ts` (Thompson: one posterior draw per
+    `features` adds inputs beside the encoding (a function of architectures, e.g. a table's
+    zero-cost proxies by class: `surrogate.features.ClassFeatures`). Acquisitions: `logei` (BoTorch LogEI), `ucb` (beta), `ts` (Thompson: one posterior draw per
     candidate, independently — exact joint draws over thousands of candidates would cost a dense
     covariance). Batches (`ask_batch(q)`) and asks from several workers are chosen one at a time
     with the pending ones fantasised at the model's mean (kriging believer, see `_fit`): a q-point
@@ -42,8 +45,10 @@ class BayesianOptimization(Strategy):
 
     def __init__(self, space: Space | str, seed: int | None = None, model: str = "gp", encoding: str | None = None,
                  acq: str = "logei", init: int = 10, beta: float = 2.0, pool_size: int = 2000, top_k: int = 10,
-                 mutants: int = 50, targets: str = "copula", model_params: dict | None = None):
+                 mutants: int = 50, targets: str = "copula", model_params: dict | None = None,
+                 features: Callable[[np.ndarray], np.ndarray] | None = None):
         super().__init__(space, seed)
+        self.features = features
         if acq not in ACQUISITIONS:
             raise UsageError(f"unknown acquisition {acq!r} (known: {', '.join(ACQUISITIONS)})")
         if encoding is None:
@@ -56,7 +61,12 @@ class BayesianOptimization(Strategy):
         if targets not in TARGETS:
             raise UsageError(f"unknown target transform {targets!r} (known: {', '.join(TARGETS)})")
         self.targets = targets
-        self._encoded: np.ndarray | None = None  # encodings of the candidate domain, computed once
+        self._encoded: np.ndarray | None = None  # inputs of the candidate domain, computed once
+
+    def inputs(self, archs: np.ndarray) -> np.ndarray:
+        """What the model reads: the encoding, then the `features` when given."""
+        x = self.encoding(archs)
+        return x if self.features is None else np.hstack([x, self.features(archs)])
 
     # --- candidates -----------------------------------------------------------------------------
     def candidates(self) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +74,7 @@ class BayesianOptimization(Strategy):
         if (self._domain is not None and not self._domain_is_space) or self.space.size <= ENUMERATE_CANDIDATES:
             open_ = self.unseen_mask()
             if self._encoded is None or len(self._encoded) != len(self._domain):
-                self._encoded = self.encoding(self._domain)
+                self._encoded = self.inputs(self._domain)
             return self._domain[open_], self._encoded[open_]
         pool = [self.space.sample(self.pool_size, self.rng)]
         values = np.array(self.values)
@@ -79,7 +89,7 @@ class BayesianOptimization(Strategy):
         pool = pool[np.sort(first)]
         if len(pool) == 0:
             pool = self.random_unseen(1)
-        return pool, self.encoding(pool)
+        return pool, self.inputs(pool)
 
     # --- the model ------------------------------------------------------------------------------
     def _fit(self) -> bool:
@@ -93,11 +103,11 @@ class BayesianOptimization(Strategy):
         y = values[ok]
         if self.targets == "copula":
             y = norm.ppf(rankdata(y) / (len(y) + 1))
-        x = self.encoding(np.stack(self.archs)[ok])
+        x = self.inputs(np.stack(self.archs)[ok])
         self.predictor.fit(x, y)
         self.best_value_ = float(y.max())
         if self._pending:
-            pending = self.encoding(self.pending)
+            pending = self.inputs(self.pending)
             lies, _ = self.predictor.predict(pending)
             self.predictor.fit(np.vstack([x, pending]), np.concatenate([y, lies]))
         return True
