@@ -1,0 +1,74 @@
+"""How multi-objective and constrained BO's defaults were chosen: short campaigns of `bo` alone on
+NB201 CIFAR-10 with one setting changed at a time (the GPs' encoding, the log costs as extra
+inputs, the kernel, the initial design, the target transform). Each prints one line:
+name, hypervolume ratio at 50 and 100 queries (or found optimum / median queries for the
+constrained rows), front fraction, seconds per query. Resumable (checkpoints under OUT/<name>).
+
+  OMP_NUM_THREADS=1 .venv/bin/python bench/mo_bo_choices.py [OUT] [--only NAME,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import surrogate.search.multiobjective as mo
+from surrogate.mo_campaign import run_mo_search
+
+C10 = "cifar10_valid_acc"
+PARAMS_BUDGET = "params<=344346"  # the median params of NB201's cells (bench/report_search_mo.py)
+#: name -> (objectives, constraints, seeds, budget, bo hyperparameters)
+VARIANTS: dict[str, tuple[str, list[str], int, int, dict]] = {
+    "path+costs": (f"{C10}:max,params:min", [], 4, 100, {"encoding": "path", "cost_features": True}),
+    "path+costs-raw": (f"{C10}:max,params:min", [], 4, 100, {"encoding": "path", "cost_features": True,
+                                                            "targets": "raw"}),
+    "graf+costs": (f"{C10}:max,params:min", [], 4, 100, {"encoding": "graf", "cost_features": True}),
+    "graf": (f"{C10}:max,params:min", [], 4, 100, {"encoding": "graf", "cost_features": False}),
+    "graf-matern": (f"{C10}:max,params:min", [], 4, 100, {"encoding": "graf", "cost_features": False,
+                                                          "model_params": {"kernel": "matern"}}),
+    "graf-init5": (f"{C10}:max,params:min", [], 4, 100, {"encoding": "graf", "cost_features": False, "init": 5}),
+    "flops-path+costs": (f"{C10}:max,flops:min", [], 4, 100, {"encoding": "path", "cost_features": True}),
+    "flops-graf": (f"{C10}:max,flops:min", [], 4, 100, {"encoding": "graf", "cost_features": False}),
+    "constrained-path": (f"{C10}:max", [PARAMS_BUDGET], 10, 100, {"encoding": "path"}),
+    "constrained-graf": (f"{C10}:max", [PARAMS_BUDGET], 10, 100, {"encoding": "graf"}),
+}
+
+
+def run(name: str, out: Path) -> str:
+    objectives, constraints, seeds, budget, params = VARIANTS[name]
+    original = mo.MO_STRATEGIES["bo"]
+
+    def make_bo(space, seed=None, problem=None, **given):
+        return original(space, seed=seed, problem=problem, **{**given, **params})
+
+    mo.MO_STRATEGIES.register("bo", make_bo)
+    try:
+        doc = run_mo_search("nb201", objectives, constraints=constraints, budget=budget, seeds=seeds,
+                            strategies=["bo"], out=out / name, progress=False)
+    finally:
+        mo.MO_STRATEGIES.register("bo", original)
+    r = doc["results"][0]
+    if "hypervolume_ratio_at" in r:
+        at = r["hypervolume_ratio_at"]
+        return json.dumps({"name": name, "seeds": seeds, "hv50": round(at["50"], 4), "hv100": round(at["100"], 4),
+                           "front": round(r["found_front_fraction"], 3), "s_per_query": round(r["seconds_per_query"], 3),
+                           "params": params})
+    return json.dumps({"name": name, "seeds": seeds, "found": r["found_optimum"],
+                       "median_queries": r["median_queries_to_optimum"], "regret100": round(r["regret_at"]["100"], 3),
+                       "s_per_query": round(r["seconds_per_query"], 3), "params": params})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", default="runs/search-mo/choices")
+    parser.add_argument("--only", help="comma-separated variant names")
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else list(VARIANTS)
+    for name in names:
+        print(run(name, Path(args.out)), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
