@@ -65,13 +65,19 @@ class Campaign:
 
     def bo_features(self, objective: Objective | None) -> list[str]:
         """The table columns `bo` reads beside its encoding: `features` when given; by default every
-        zero-cost proxy column (`zc`) of a table that holds them — with `graf`, they took BO to
-        NB201's optimum sooner than the encodings alone (bench/results/predictors_zc.md) — and none
-        for a live campaign, whose architectures have no columns before they are trained."""
+        zero-cost proxy column (`zc`) of a cell-space table that holds them. Measured
+        (bench/results/predictors_zc.md): with `graf`, the proxies took BO to the optimum sooner on
+        NB201 CIFAR-10 and CIFAR-100 and far sooner on nb201-fmnist, but later on a chain table,
+        where they add nothing to the predictors either. None for a live campaign, whose
+        architectures have no columns before they are trained."""
         if self.features is not None:
             return list(self.features)
+        from surrogate.spaces import CellSpace
+
         table = getattr(objective, "table", None)
-        return ["zc"] if table is not None and any(m.startswith("zc_") for m in table.metrics) else []
+        if table is None or not isinstance(objective.space, CellSpace):
+            return []
+        return ["zc"] if any(m.startswith("zc_") for m in table.metrics) else []
 
     def params_for(self, name: str, objective: Objective | None = None) -> dict:
         """Keyword hyperparameters of strategy `name` (JSON: feature columns by name). `init` is the

@@ -748,7 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "else onehot)")
     p.add_argument("--features", help="table columns BO reads beside its encoding, by isomorphism class: metrics "
                    "of the file, computed params,flops, or zc (every zero-cost proxy column); none for no columns "
-                   "(default: zc when the table has zc_ columns, from `surrogate proxies`)")
+                   "(default: zc when a cell-space table has zc_ columns, from `surrogate proxies`)")
     p.add_argument("--acq", default="logei", help="BO's acquisition: logei, ucb, ts (default: logei)")
     p.add_argument("--pool-size", type=int, default=1000, help="predict-top: random candidates it ranks (default: 1000)")
     p.add_argument("--report", help="column reported for each run's top pick (e.g. a longer-training test accuracy)")

@@ -237,19 +237,22 @@ def zc_table(tmp_path):
 
 
 def test_bo_reads_a_tables_proxies_by_default_and_features_by_name(tmp_path, capsys):
-    table, path = zc_table(tmp_path)
-    objective = TabularObjective(table, "valid_acc")
-    assert Campaign("valid_acc").params_for("bo", objective) == {
+    from surrogate.catalog import resolve
+
+    nb201 = TabularObjective(Table.read(resolve("nb201")), "cifar10_valid_acc")  # a cell space that ships zc_
+    assert Campaign("cifar10_valid_acc").params_for("bo", nb201) == {
         "init": 10, "model": "gp", "acq": "logei", "encoding": "graf", "features": ["zc"]}
-    assert "features" not in Campaign("valid_acc", features=[]).params_for("bo", objective)  # --features none
-    assert "features" not in Campaign("valid_acc").params_for("bo", TabularObjective(chain_table(tmp_path)[0], "valid_acc"))
-    assert Campaign("valid_acc", features=["params"], encoding="onehot").params_for("bo", objective)["encoding"] == "onehot"
+    assert "features" not in Campaign("cifar10_valid_acc", features=[]).params_for("bo", nb201)  # --features none
+    assert Campaign("x", features=["params"], encoding="path").params_for("bo", nb201)["encoding"] == "path"
+    table, path = zc_table(tmp_path)  # a chain space: no proxies unless asked
+    assert "features" not in Campaign("valid_acc").params_for("bo", TabularObjective(table, "valid_acc"))
     out = tmp_path / "o"
     assert main(["search", str(path), "--metric", "valid_acc", "--strategies", "bo", "--budget", "20", "--seeds", "1",
-                 "--init", "5", "--out", str(out), "--no-progress", "--json"]) == 0
+                 "--init", "5", "--features", "zc", "--out", str(out), "--no-progress", "--json"]) == 0
     (result,) = json.loads(capsys.readouterr().out)["results"]
     assert result["found_optimum"] == 1
-    assert json.loads((out / "run.json").read_text())["strategy_params"]["bo"]["features"] == ["zc"]
+    assert json.loads((out / "run.json").read_text())["strategy_params"]["bo"] == {
+        "init": 5, "model": "gp", "acq": "logei", "encoding": "graf", "features": ["zc"]}
 
 
 def test_class_features_are_class_means_and_refuse_unknown_classes():
