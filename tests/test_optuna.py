@@ -200,7 +200,7 @@ def test_multi_objective_study_finds_a_non_dominated_front(strategy):
 
 @pytest.mark.parametrize("strategy", ["bo", "re"])
 def test_multi_objective_deterministic_under_seed(strategy):
-    first, again, other = (_points(_run_mo(strategy, seed=s, n_trials=12)) for s in (3, 3, 4))
+    first, again, other = (_points(_run_mo(strategy, seed=s, n_trials=8)) for s in (3, 3, 4))
     assert first == again
     assert first != other
 
@@ -228,13 +228,13 @@ def test_constraints_become_measured_columns(strategy):
         trial.set_constraint("c_at_most_1", trial.params["c"] - 1)  # 2 of the 5 values of c are feasible
         return values
 
-    study = _run_mo(strategy, n_trials=20, objective=objective)
+    study = _run_mo(strategy, n_trials=12, objective=objective)
     told = study.sampler.strategy
     assert [str(c) for c in told.problem.constraints] == ["constraint:c_at_most_1<=0"]
-    assert len(set(_points(study))) == 20
+    assert len(set(_points(study))) == 12
     # rebuilt once the first constraint was seen, then told every trial again, constraint included
     archs, outcomes = np.stack(told.archs), told.outcome_matrix()
-    assert len(archs) == 19
+    assert len(archs) == 11
     np.testing.assert_array_equal(outcomes[:, 2], archs[:, 2] - 1)  # c's choice index is its value
     assert study.best_trials and all(t.params["c"] <= 1 for t in study.best_trials)
 
