@@ -434,7 +434,12 @@ _WORKER: dict = {}
 
 
 def _worker_init(config: dict, data_dir: str | None, threads: int, device: str) -> None:
+    """A scoring process's setup. On a GPU TF32 is switched off: TF32 convolutions move snip,
+    grad_norm and fisher by ~0.1% and jacov's ranking by ~1% against float32 on the CPU (measured on
+    506 NB201 classes, bench/results/proxies_gpu.md)."""
     torch.set_num_threads(threads)
+    if str(device).startswith("cuda"):
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     cfg = ProxyConfig(**config)
     x, y = make_batch(cfg, load_data(cfg, data_dir))
     _WORKER.update(config=cfg, x=x.to(device), y=y.to(device), device=device)
@@ -452,13 +457,9 @@ def _worker_score(job: tuple[int, list[int], list[str]]) -> tuple[int, dict[str,
 
 
 def score_on(config: ProxyConfig, arch: np.ndarray, x: torch.Tensor, y: torch.Tensor, proxies, device: str = "cpu") -> dict[str, float]:
-    """`score_arch` on `device` (weights are initialised on the CPU, so a seed means the same weights).
-    On a GPU, TF32 is switched off: TF32 convolutions move snip, grad_norm and fisher by ~0.1% and
-    jacov's ranking by ~1% against float32 on the CPU (measured on 506 NB201 classes)."""
+    """`score_arch` on `device` (weights are initialised on the CPU, so a seed means the same weights)."""
     from surrogate.nets import build_network
 
-    if str(device).startswith("cuda"):
-        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     torch.manual_seed(config.seed)
     net = build_network(config.space, arch, channels=config.channels, cells=config.cells,
                         num_classes=config.num_classes, in_channels=config.in_channels).to(device)
