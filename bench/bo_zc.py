@@ -1,6 +1,7 @@
 """BO on a table with a given model, encoding and extra feature columns (`zc` = every zero-cost proxy
-column): what `surrogate search --strategies bo --model M --encoding E` does, plus the features,
-which `search` does not take yet. Prints one JSON line (found optimum, median queries, regrets).
+column, none when FEATURES is empty): `surrogate search TABLE --metric METRIC --strategies bo --model M
+--encoding E --features F` for 20 seeds x 150 queries. Prints one JSON line (found optimum, median
+queries, regrets).
   OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python bench/bo_zc.py TABLE METRIC MODEL ENCODING [FEATURES] [SEEDS]
   env: BO_INIT (random asks first, default 10), BO_ACQ (logei, ucb, ts; default logei)
 Resumable: finished seeds are checkpointed under runs/zc/bo/.
@@ -10,45 +11,17 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 import surrogate.campaign as campaign
 from surrogate.catalog import resolve
-from surrogate.features import feature_matrix
-from surrogate.spaces import get_space
 from surrogate.tabular import Table
-
-
-class WithFeatures:
-    """An encoding followed by the table's feature columns, looked up by isomorphism class."""
-
-    def __init__(self, encoding, table: Table, names: list[str]):
-        self.encoding, self.space = encoding, get_space(table.space)
-        x = feature_matrix(table, names)
-        ids = self.space.canonical_ids(table.archs)
-        self.rows = {int(c): x[i] for i, c in enumerate(ids)}
-
-    def __call__(self, archs):
-        archs = np.atleast_2d(archs)
-        extra = np.stack([self.rows[int(c)] for c in self.space.canonical_ids(archs)])
-        return np.hstack([self.encoding(archs), extra])
 
 
 def main(table_name, metric, model, encoding, features="", seeds=20, budget=150):
     table = Table.read(resolve(table_name))
-    names = [f for f in features.split(",") if f]
-    original = campaign.get_strategy
-
-    def get_strategy(name, space, seed=None, **params):
-        strategy = original(name, space, seed=seed, **params)
-        if names and name == "bo":
-            strategy.encoding = WithFeatures(strategy.encoding, table, names)
-        return strategy
-
-    campaign.get_strategy = get_strategy
+    names = [f for f in features.split(",") if f]  # [] = none, never the campaign's default
     init, acq = int(os.environ.get("BO_INIT", 10)), os.environ.get("BO_ACQ", "logei")
     run = campaign.Campaign(metric, strategies=["bo"], budget=budget, seeds=seeds, model=model, encoding=encoding,
-                            init=init, acq=acq)
+                            init=init, acq=acq, features=names)
     tag = f"{Path(str(table_name)).stem}-{metric}-{model}-{encoding}-{features.replace(',', '+') or 'none'}"
     tag += "".join(f"-{k}{v}" for k, v, default in (("init", init, 10), ("acq", acq, "logei")) if v != default)
     folder = Path("runs/zc/bo") / tag

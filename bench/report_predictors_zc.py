@@ -199,14 +199,16 @@ NOTES = """## Notes
   The references for `path` alone on NB201 are `bench/results/search_nb201.md`'s bo rows, the same
   campaign: CIFAR-10 19/20 found, median 39 queries; CIFAR-100 19/20, median 68.5. `graf` alone
   predicts better than `path` yet reaches the CIFAR-10 optimum later (median 49); `path` + zc does not
-  gain (40); `graf` + zc gains on the three cell-space tables: CIFAR-10 20/20 in a median 36,
-  CIFAR-100 20/20 in 67.5 (19/20 in 68.5 before), nb201-fmnist 20/20 in 66 where `path` alone found
-  the optimum in 7 of 20 runs. On the chain table it loses (median 32.5 against `onehot`'s 26.5, both
-  20/20), as it adds nothing to the predictors there either (the chain section above). Hence
-  `surrogate search`'s default: a cell-space table with `zc_` columns gives bo `graf` + zc
-  (`--features`; any table can ask for them), and `nb201` ships its proxies. The product command
+  gain (40). The proxies gain on every table measured: with `graf`, CIFAR-10 20/20 in a median 36,
+  CIFAR-100 20/20 in 67.5, nb201-fmnist 19/20 in 68 (path alone: 14/20 in 123.5), the chain table
+  20/20 in 36.5 (onehot alone: 20/20 in 55; onehot + zc: 20/20 in 26.5, so on chains the proxies are
+  what helps, not graf). Hence `surrogate search`'s default: a table with `zc_` columns gives bo the
+  proxies (`--features`), with `graf` on cell spaces; `nb201` ships its proxies. The product command
   itself, `surrogate search nb201 --metric cifar10_valid_acc --strategies bo --seeds 20 --budget 150`:
   20/20 found, median 36.5 queries (`bench/results/search_nb201_zc.md`).
+- An earlier version of these rows (replaced) ran after `search` had gained its default features
+  while `bench/bo_zc.py` still added the columns itself, so the nb201-fmnist and chain rows had
+  the proxies twice, or where labelled "-", once; the script now passes `--features` explicitly.
 """
 
 

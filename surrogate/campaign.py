@@ -27,6 +27,7 @@ from surrogate._io import atomic_write, run_record, save_figure
 from surrogate.errors import UsageError
 from surrogate.search import STRATEGIES, get_strategy
 from surrogate.objective import Objective, TabularObjective
+from surrogate.spaces import CellSpace
 from surrogate.tabular import Table
 
 #: `simulated_seconds`: cumulative training seconds of the run (a table's time column, or measured live).
@@ -65,29 +66,24 @@ class Campaign:
 
     def bo_features(self, objective: Objective | None) -> list[str]:
         """The table columns `bo` reads beside its encoding: `features` when given; by default every
-        zero-cost proxy column (`zc`) of a cell-space table that holds them. Measured
-        (bench/results/predictors_zc.md): with `graf`, the proxies took BO to the optimum sooner on
-        NB201 CIFAR-10 and CIFAR-100 and far sooner on nb201-fmnist, but later on a chain table,
-        where they add nothing to the predictors either. None for a live campaign, whose
-        architectures have no columns before they are trained."""
+        zero-cost proxy column (`zc`) of a table that holds them. Measured (bench/results/predictors_zc.md):
+        the proxies took BO to the optimum sooner on NB201 CIFAR-10, CIFAR-100, nb201-fmnist and a chain
+        table. None for a live campaign, whose architectures have no columns before they are trained."""
         if self.features is not None:
             return list(self.features)
-        from surrogate.spaces import CellSpace
-
         table = getattr(objective, "table", None)
-        if table is None or not isinstance(objective.space, CellSpace):
-            return []
-        return ["zc"] if any(m.startswith("zc_") for m in table.metrics) else []
+        return ["zc"] if table is not None and any(m.startswith("zc_") for m in table.metrics) else []
 
     def params_for(self, name: str, objective: Objective | None = None) -> dict:
         """Keyword hyperparameters of strategy `name` (JSON: feature columns by name). `init` is the
         random initial design of the model-based strategies (bo; tpe's `n_startup_trials`) and the
         random starts of ls; re's first population (30) and reinforce's controller are their own
-        hyperparameters. With feature columns, bo's default encoding is `graf`."""
+        hyperparameters. With feature columns, bo's default encoding on a cell space is `graf` (with
+        the proxies it beat `path`; on the chain table `onehot` beat `graf`)."""
         encoding = {"encoding": self.encoding} if self.encoding else {}
         if name == "bo":
             features = self.bo_features(objective)
-            if features and not self.encoding:
+            if features and not self.encoding and isinstance(objective.space, CellSpace):
                 encoding = {"encoding": "graf"}
             return {"init": self.init, "model": self.model, "acq": self.acq, **encoding,
                     **({"features": features} if features else {})}

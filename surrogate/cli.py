@@ -744,11 +744,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", type=int, default=10, help="random queries before a model-based strategy starts")
     p.add_argument("--batch", type=int, default=1, help="architectures proposed at once (BO: q-acquisition)")
     p.add_argument("--model", default="gp", help="BO's and predict-top's predictor: gp, rf, svr, mlp (default: gp)")
-    p.add_argument("--encoding", help="BO's encoding (default: graf with --features, else path for cell spaces, "
-                   "else onehot)")
+    p.add_argument("--encoding", help="BO's encoding (default: path for cell spaces, graf when BO reads "
+                   "--features; else onehot)")
     p.add_argument("--features", help="table columns BO reads beside its encoding, by isomorphism class: metrics "
                    "of the file, computed params,flops, or zc (every zero-cost proxy column); none for no columns "
-                   "(default: zc when a cell-space table has zc_ columns, from `surrogate proxies`)")
+                   "(default: zc when the table has zc_ columns, from `surrogate proxies`)")
     p.add_argument("--acq", default="logei", help="BO's acquisition: logei, ucb, ts (default: logei)")
     p.add_argument("--pool-size", type=int, default=1000, help="predict-top: random candidates it ranks (default: 1000)")
     p.add_argument("--report", help="column reported for each run's top pick (e.g. a longer-training test accuracy)")

@@ -244,11 +244,14 @@ def test_bo_reads_a_tables_proxies_by_default_and_features_by_name(tmp_path, cap
         "init": 10, "model": "gp", "acq": "logei", "encoding": "graf", "features": ["zc"]}
     assert "features" not in Campaign("cifar10_valid_acc", features=[]).params_for("bo", nb201)  # --features none
     assert Campaign("x", features=["params"], encoding="path").params_for("bo", nb201)["encoding"] == "path"
-    table, path = zc_table(tmp_path)  # a chain space: no proxies unless asked
-    assert "features" not in Campaign("valid_acc").params_for("bo", TabularObjective(table, "valid_acc"))
+    table, path = zc_table(tmp_path)  # a chain space: its proxies, its own default encoding
+    assert Campaign("valid_acc").params_for("bo", TabularObjective(table, "valid_acc")) == {
+        "init": 10, "model": "gp", "acq": "logei", "features": ["zc"]}
+    assert "features" not in Campaign("valid_acc").params_for("bo", TabularObjective(chain_table(tmp_path)[0],
+                                                                                     "valid_acc"))
     out = tmp_path / "o"
     assert main(["search", str(path), "--metric", "valid_acc", "--strategies", "bo", "--budget", "20", "--seeds", "1",
-                 "--init", "5", "--features", "zc", "--out", str(out), "--no-progress", "--json"]) == 0
+                 "--init", "5", "--encoding", "graf", "--out", str(out), "--no-progress", "--json"]) == 0
     (result,) = json.loads(capsys.readouterr().out)["results"]
     assert result["found_optimum"] == 1
     assert json.loads((out / "run.json").read_text())["strategy_params"]["bo"] == {
