@@ -15,6 +15,9 @@ import sys
 from pathlib import Path
 
 import surrogate.search.multiobjective as mo
+from surrogate.catalog import resolve
+from surrogate.features import ClassFeatures
+from surrogate.tabular import Table
 from surrogate.mo_campaign import run_mo_search
 
 C10 = "cifar10_valid_acc"
@@ -31,6 +34,18 @@ VARIANTS: dict[str, tuple[str, list[str], int, int, dict]] = {
     "graf-init5": (f"{C10}:max,params:min", [], 4, 100, {"encoding": "graf", "cost_features": False, "init": 5}),
     "flops-path+costs": (f"{C10}:max,flops:min", [], 4, 100, {"encoding": "path", "cost_features": True}),
     "flops-graf": (f"{C10}:max,flops:min", [], 4, 100, {"encoding": "graf", "cost_features": False}),
+    "graf+zc": (f"{C10}:max,params:min", [], 4, 100, {"encoding": "graf", "cost_features": False, "features": "zc"}),
+    "graf+costs+zc": (f"{C10}:max,params:min", [], 4, 100, {"encoding": "graf", "features": "zc"}),
+    "flops-graf+zc": (f"{C10}:max,flops:min", [], 4, 100, {"encoding": "graf", "cost_features": False,
+                                                           "features": "zc"}),
+    "graf+costs+zc-10": (f"{C10}:max,params:min", [], 10, 100, {"encoding": "graf", "features": "zc"}),
+    "graf+zc-10": (f"{C10}:max,params:min", [], 10, 100, {"encoding": "graf", "cost_features": False,
+                                                          "features": "zc"}),
+    "graf+costs+zc-init5-10": (f"{C10}:max,params:min", [], 10, 100, {"encoding": "graf", "features": "zc",
+                                                                      "init": 5}),
+    "graf+costs+zc-init20-10": (f"{C10}:max,params:min", [], 10, 100, {"encoding": "graf", "features": "zc",
+                                                                       "init": 20}),
+    "constrained-graf+zc": (f"{C10}:max", [PARAMS_BUDGET], 10, 100, {"encoding": "graf", "features": "zc"}),
     "constrained-path": (f"{C10}:max", [PARAMS_BUDGET], 10, 100, {"encoding": "path"}),
     "constrained-graf": (f"{C10}:max", [PARAMS_BUDGET], 10, 100, {"encoding": "graf"}),
 }
@@ -41,12 +56,16 @@ def run(name: str, out: Path) -> str:
     original = mo.MO_STRATEGIES["bo"]
 
     def make_bo(space, seed=None, problem=None, **given):
-        return original(space, seed=seed, problem=problem, **{**given, **params})
+        chosen = {**given, **params}
+        if isinstance(chosen.get("features"), str):  # table columns by name: the table's per-class values
+            chosen["features"] = ClassFeatures(Table.read(resolve("nb201")), [chosen["features"]])
+        return original(space, seed=seed, problem=problem, **chosen)
 
     mo.MO_STRATEGIES.register("bo", make_bo)
     try:
         doc = run_mo_search("nb201", objectives, constraints=constraints, budget=budget, seeds=seeds,
-                            strategies=["bo"], out=out / name, progress=False)
+                            strategies=["bo"], out=out / name, progress=False,
+                            features=[])  # the variant's params say which columns bo reads
     finally:
         mo.MO_STRATEGIES.register("bo", original)
     r = doc["results"][0]

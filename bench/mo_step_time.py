@@ -18,15 +18,15 @@ import numpy as np
 
 from surrogate.catalog import resolve
 from surrogate.mo_campaign import MOCampaign
-from surrogate.search.multiobjective import get_mo_strategy
 from surrogate.tabular import Table
 
 
 def steps(acq: str, cost: str, mc: int, seed: int = 0) -> dict:
     table = Table.read(resolve("nb201"))
-    campaign = MOCampaign(objectives=f"cifar10_valid_acc:max,{cost}:min", strategies=["bo"], acq=acq)
+    campaign = MOCampaign(objectives=f"cifar10_valid_acc:max,{cost}:min", strategies=["bo"], acq=acq, init=140)
     truth = campaign.validate(table)
-    bo = get_mo_strategy("bo", table.space, truth.problem, seed=seed, acq=acq, init=140, mc_samples=mc)
+    bo = campaign.strategy("bo", truth.oracle, truth.problem, seed)  # the campaign's bo: its default proxies too
+    bo.mc_samples = mc
     bo.restrict(truth.oracle.archs)
     fits: list[float] = []
     fit = bo._fit
@@ -49,7 +49,8 @@ def steps(acq: str, cost: str, mc: int, seed: int = 0) -> dict:
             fit_share.append(sum(fits[n_fits:]))
         bo.tell(arch, truth.oracle(arch)[0])
     seconds = lambda values: round(float(values), 3)  # noqa: E731
-    return {"acq": acq, "cost": cost, "mc_samples": mc, "observations": "150-159",
+    return {"acq": acq, "cost": cost, "mc_samples": mc, "features": campaign.bo_features(truth.oracle),
+            "observations": "150-159",
             "candidates": int(bo.unseen_mask().sum()), "step_median_s": seconds(np.median(wall)),
             "step_max_s": seconds(max(wall)), "step_cpu_median_s": seconds(np.median(cpu)),
             "gp_fit_median_s": seconds(np.median(fit_share))}

@@ -203,8 +203,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
     multi = bool(args.objectives or args.constraint)
     if not args.metric and not args.objectives:
         raise UsageError("--metric is required (or --objectives for a multi-objective search)")
-    if multi and args.features:
-        raise UsageError("--features feeds single-objective bo: not with --objectives or --constraint")
     args.strategies = args.strategies if args.strategies is not None else (
         "bo,nsga2,re,rs" if multi else "bo,re,ls,rs,reinforce,tpe")
     if not args.file:
@@ -354,14 +352,17 @@ def _search_multi_objective(args: argparse.Namespace) -> int:
         raise UsageError("--objectives replaces --metric: name every objective there (e.g. valid_acc:max,params:min)")
     objectives = args.objectives or f"{args.metric}:max"
     table = _read_table(args.file)
-    MOCampaign(objectives=objectives, constraints=args.constraint or [], ref_point=parse_ref_point(args.ref_point),
-               strategies=_csv_list(args.strategies), budget=args.budget, seeds=args.seeds,
-               init=args.init).validate(table)  # every bad input fails here, before the folder is made
+    features = _features(args.features)
+    campaign = MOCampaign(objectives=objectives, constraints=args.constraint or [],
+                          ref_point=parse_ref_point(args.ref_point), strategies=_csv_list(args.strategies),
+                          budget=args.budget, seeds=args.seeds, init=args.init, features=features)
+    campaign.validate(table)  # every bad input fails here, before the folder is made
     out = Path(args.out)
     _check_output_folder(out)
+    _check_same_campaign(out / "run.json", campaign, table.checksum())
     document = run_mo_search(table, objectives, args.constraint or [], args.ref_point, _csv_list(args.strategies),
                              args.budget, args.seeds, args.init, out=out, command=args.command_line,
-                             progress=not args.no_progress, source=str(args.file))
+                             progress=not args.no_progress, source=str(args.file), features=features)
     if args.json:
         print(json.dumps(document))
         return 0
@@ -381,8 +382,8 @@ def _search_live_multi_objective(args: argparse.Namespace) -> int:
     if args.storage or args.study or args.validate_top or args.workers != 1:
         raise UsageError("--storage, --validate-top and --workers are single-objective options: a live "
                          "--objectives/--constraint campaign trains in this process")
-    if args.report or args.time_column:
-        raise UsageError("--report and --time-column read a table: a live campaign has none")
+    if args.report or args.time_column or args.features:
+        raise UsageError("--report, --time-column and --features read a table: a live campaign has none")
     if args.objectives and args.metric:
         raise UsageError("--objectives replaces --metric: name every objective there (e.g. valid_acc:max,params:min)")
     objectives, constraints, strategies = args.objectives or f"{args.metric}:max", args.constraint or [], \

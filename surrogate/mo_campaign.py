@@ -37,7 +37,8 @@ from surrogate import __version__, pareto
 from surrogate._io import atomic_write, default_threads, run_record, save_figure, torch_threads
 from surrogate.campaign import run_checkpointed
 from surrogate.errors import UsageError
-from surrogate.features import COMPUTED, raw_feature
+from surrogate.features import COMPUTED, ClassFeatures, raw_feature
+from surrogate.search.base import Strategy
 from surrogate.search.multiobjective import MO_STRATEGIES, Problem, get_mo_strategy
 from surrogate.spaces import ENUMERATE_LIMIT, Space, get_space
 from surrogate.tabular import Table
@@ -240,14 +241,37 @@ class MOCampaign:
     seeds: int = 10
     init: int = 10
     acq: str = "ehvi"
+    features: list[str] | None = None  # bo's extra inputs (table columns); None: the table's zc_ columns
 
     def __post_init__(self) -> None:
         self.objectives = [str(o) for o in pareto.parse_objectives(self.objectives)]
         self.constraints = [str(pareto.parse_constraint(c)) for c in self.constraints]
 
-    def params_for(self, name: str) -> dict:
-        """bo's random initial design and acquisition; nsga2, re and rs keep their own defaults."""
-        return {"init": self.init, "acq": self.acq} if name == "bo" else {}
+    def bo_features(self, oracle=None) -> list[str]:
+        """The table columns `bo` reads beside its encoding, by isomorphism class: `features` when
+        given; by default every zero-cost proxy column (`zc`) of a table that holds them (as for
+        single-objective bo). Measured on NB201 CIFAR-10 (bench/results/search_mo.md): the proxies
+        raised the hypervolume found and took constrained bo to the best feasible cell sooner. None
+        live: an untrained architecture has no columns."""
+        if self.features is not None:
+            return list(self.features)
+        table = getattr(oracle, "table", None)
+        return ["zc"] if table is not None and any(m.startswith("zc_") for m in table.metrics) else []
+
+    def params_for(self, name: str, oracle=None) -> dict:
+        """bo's random initial design, acquisition and feature columns (by name; `oracle`: the
+        table's, for the default); nsga2, re and rs keep their own defaults."""
+        if name != "bo":
+            return {}
+        features = self.bo_features(oracle)
+        return {"init": self.init, "acq": self.acq, **({"features": features} if features else {})}
+
+    def strategy(self, name: str, oracle, problem: Problem, seed: int) -> Strategy:
+        """Strategy `name` of this campaign: feature columns become the table's per-class values."""
+        params = self.params_for(name, oracle)
+        if params.get("features"):
+            params["features"] = ClassFeatures(oracle.table, params["features"])
+        return get_mo_strategy(name, oracle.space, problem, seed=seed, **params)
 
     def problem(self, oracle: ClassOracle) -> Problem:
         return Problem.parse(self.objectives, self.constraints, exact_columns=oracle.exact_columns, exact=oracle.exact,
@@ -282,8 +306,10 @@ class MOCampaign:
                 allowed = " that satisfy the exact constraints" if problem.exact_constraints else ""
                 raise UsageError(f"budget {self.budget} exceeds the {domain} distinct architectures of space "
                                  f"{oracle.space.spec}{allowed}")
+            if self.features:
+                raise UsageError("--features reads columns of a table: a live campaign has none")
             for name in self.strategies:
-                get_mo_strategy(name, oracle.space, problem, seed=0, **self.params_for(name))
+                self.strategy(name, oracle, problem, seed=0)
             return Truth.unknown(oracle, problem)
         table = source
         for name in self.columns():
@@ -298,14 +324,16 @@ class MOCampaign:
             allowed = " that satisfy the exact constraints" if problem.exact_constraints else ""
             raise UsageError(f"budget {self.budget} exceeds the {domain} distinct architectures of the table{allowed}")
         for name in self.strategies:
-            get_mo_strategy(name, table.space, problem, seed=0, **self.params_for(name))  # bad hyperparameters fail
+            self.strategy(name, oracle, problem, seed=0)  # bad hyperparameters or feature columns fail here
         return truth
 
-    def key(self, fingerprint: str, strategy: str, seed: int) -> str:
+    def key(self, oracle, strategy: str, seed: int) -> str:
         """Checkpoint name: changes whenever anything that shapes this run's trajectory changes
-        (`fingerprint`: the table's checksum, or the live training configuration's)."""
-        spec = {**asdict(self), "strategies": strategy, "seeds": seed, "input": fingerprint,
-                "version": __version__}
+        (the oracle's fingerprint: the table's checksum, or the live training configuration's)."""
+        spec = {**asdict(self), "strategies": strategy, "seeds": seed, "input": oracle.fingerprint,
+                "version": __version__, "features": self.params_for(strategy, oracle).get("features")}
+        if spec["features"] is None:  # no feature columns: keys of campaigns made before they existed still hold
+            del spec["features"]
         return f"{strategy}-seed{seed}-{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]}"
 
     def run_one(self, truth: Truth, strategy: str, seed: int,
@@ -313,7 +341,7 @@ class MOCampaign:
         """One strategy under one seed: `budget` queries, then the per-query metrics (live: the
         hypervolume found is added once every run is done, see `found_hypervolume`)."""
         oracle, problem = truth.oracle, truth.problem
-        search = get_mo_strategy(strategy, oracle.space, problem, seed=seed, **self.params_for(strategy))
+        search = self.strategy(strategy, oracle, problem, seed)
         if oracle.archs is not None:
             search.restrict(oracle.archs)
         archs, outcomes, seconds, spent = [], [], [], 0.0
@@ -359,7 +387,7 @@ class MOCampaign:
         oracle = truth.oracle
         after_run = (lambda frame: oracle.objective.export()) if isinstance(oracle, LiveOracle) else None
         trajectories = run_checkpointed(self.strategies, self.seeds, self.budget,
-                                        lambda s, seed: self.key(oracle.fingerprint, s, seed),
+                                        lambda s, seed: self.key(oracle, s, seed),
                                         lambda s, seed, done: self.run_one(truth, s, seed, step_done=done),
                                         checkpoints, progress, after_run)
         if truth.problem.m > 1 and not truth.known:
@@ -669,7 +697,7 @@ def write_report(campaign: MOCampaign, truth: Truth, trajectories: pd.DataFrame,
                            "exact costs (params, flops) its smallest"}
     run = run_record(command, source, oracle.fingerprint, range(campaign.seeds), space=oracle.space.spec,
                      dataset=oracle.dataset, campaign=asdict(campaign),
-                     strategy_params={s: campaign.params_for(s) for s in campaign.strategies}, **where,
+                     strategy_params={s: campaign.params_for(s, oracle) for s in campaign.strategies}, **where,
                      seconds=round(seconds, 2), **{k: v for k, v in doc.items() if k != "results"}, results=results)
     atomic_write(out / "run.json", json.dumps(run, indent=2) + "\n")
     text = [f"# Multi-objective search: {title}", "",
@@ -711,7 +739,8 @@ def run_mo_search(table, objectives: str | Sequence[str], constraints: Sequence[
                   ref_point: str | Sequence[float] | None = "auto",
                   strategies: Sequence[str] = ("bo", "nsga2", "re", "rs"),
                   budget: int = 150, seeds: int = 10, init: int = 10, out: str | Path | None = None,
-                  command: str = "", progress: bool = True, source: str | None = None, acq: str = "ehvi") -> dict:
+                  command: str = "", progress: bool = True, source: str | None = None, acq: str = "ehvi",
+                  features: Sequence[str] | None = None) -> dict:
     """Validate everything (UsageError before any work), run the campaign with checkpoints under
     `out/.checkpoints`, write the report under `out` (when given) and return the JSON document.
     `table`: a table (object, file or shipped name), or a `LiveObjective` (`live_objective`: a
@@ -729,7 +758,8 @@ def run_mo_search(table, objectives: str | Sequence[str], constraints: Sequence[
     else:
         source = source or table.attrs.get("dataset") or table.space
     campaign = MOCampaign(objectives=objectives, constraints=list(constraints), ref_point=parse_ref_point(ref_point),
-                          strategies=list(strategies), budget=budget, seeds=seeds, init=init, acq=acq)
+                          strategies=list(strategies), budget=budget, seeds=seeds, init=init, acq=acq,
+                          features=None if features is None else list(features))
     truth = campaign.validate(table)
     start = time.perf_counter()
     out = Path(out) if out is not None else None

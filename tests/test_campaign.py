@@ -150,7 +150,7 @@ def test_nb201_lookups_are_the_table_records(nb201_csv):
     assert (traj.regret >= 0).all() and (84.892 - traj.best_so_far == traj.regret).all()
 
 
-@pytest.mark.parametrize("strategy", ["bo", "re", "ls", "reinforce", "tpe"])
+@pytest.mark.parametrize("strategy", ["re", "ls", "reinforce", "tpe"])  # bo: test_trajectory_invariants, in 40
 def test_every_strategy_finds_the_optimum_of_a_simple_table(tmp_path, strategy):
     table, _ = chain_table(tmp_path)  # 81 architectures, an additive objective
     traj = Campaign(metric="valid_acc", strategies=[strategy], budget=50, seeds=3, init=5).run(table, progress=False)

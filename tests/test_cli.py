@@ -184,6 +184,7 @@ def test_plain_command_shows_usage_and_one_prefix(capsys):
     (["--objectives", "cifar10_valid_acc:max,params:min", "--constraint", "params<<3"], "constraint"),
     (["--objectives", "cifar10_valid_acc:max,params:min", "--ref-point", "100,1"], "reference point"),
     (["--metric", "cifar10_valid_acc", "--objectives", "cifar10_valid_acc:max,params:min"], "replaces --metric"),
+    (["--objectives", "cifar10_valid_acc:max,params:min", "--features", "zc_nope"], "zc_nope"),
 ])
 def test_multi_objective_bad_input_fails_before_work(tmp_path, capsys, args, needle):
     out = tmp_path / "mo"
@@ -204,3 +205,6 @@ def test_multi_objective_search_writes_its_outputs(tmp_path, capsys):
         assert 0 < result["hypervolume_ratio_at"]["20"] <= 1
     for name in ("pareto.csv", "pareto.png", "hypervolume.png", "summary.md", "run.json"):
         assert (out / name).is_file()
+    code, _, err = run(capsys, "search", "nb201", "--objectives", "cifar10_valid_acc:max,flops:min", "--strategies",
+                       "rs,re", "--seeds", "2", "--budget", "20", "--out", str(out), "--no-progress")
+    one_line_error(code, err, "holds another campaign")  # another campaign's folder is not mixed with this one

@@ -1,3 +1,4 @@
+from dataclasses import replace
 
 from surrogate import catalog, demo
 from surrogate.campaign import summarize
@@ -9,7 +10,7 @@ from surrogate.tabular import Table
 def test_demo_search_shows_bo_ahead_of_random_search(one_torch_thread):
     table = Table.read(catalog.resolve(demo.DEMO_TABLE))
     metric = demo.default_metric(table)
-    search = demo.campaign(table, metric)
+    search = replace(demo.campaign(table, metric), strategies=["bo", "rs"], seeds=3)  # the claim, at 3 of its 5 seeds
     results = {r["strategy"]: r for r in summarize(search.run(table, progress=False),
                                                    TabularObjective(table, metric, search.report, search.time_column),
                                                    search)}

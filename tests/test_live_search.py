@@ -72,7 +72,7 @@ def test_kill_and_rerun_replays_without_training_twice(tmp_path, one_torch_threa
     proc = subprocess.Popen([sys.executable, "-m", "surrogate.cli", "search", *args, "--out", str(out)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while time.time() < deadline and (not records.is_dir() or len(os.listdir(records)) < 4):
+    while time.time() < deadline and len(list(records.glob("*.npz"))) < 4:  # finished records, not temp files
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -171,6 +171,7 @@ def test_tiny_live_multi_objective_campaign_and_its_resume(tmp_path, capsys, mon
     (["--objectives", "valid_acc:max,params:min", "--budget", "100000"], "exceeds the 6466 distinct"),
     (["--objectives", "valid_acc:max,params:min", "--workers", "2"], "single-objective options"),
     (["--objectives", "valid_acc:max,params:min", "--strategies", "tpe"], "unknown multi-objective strategy"),
+    (["--objectives", "valid_acc:max,params:min", "--features", "zc"], "--features read a table"),
     (["--constraint", "params<=1e5"], "--metric is required"),
 ])
 def test_bad_live_multi_objective_input_fails_before_training(tmp_path, capsys, args, needle):

@@ -183,6 +183,7 @@ def test_same_seed_same_trajectory_and_resume(tmp_path, monkeypatch):
     (dict(objectives="acc:max,params:min", constraints=["params<=0.5"]), "no architecture"),
     (dict(objectives="acc:max,params:min", strategies=["bo", "tpe"]), "unknown multi-objective strategy 'tpe'"),
     (dict(objectives="acc:max,params:min", budget=6), "exceeds"),
+    (dict(objectives="acc:max,params:min", features=["nope"]), "unknown feature"),
 ])
 def test_bad_input_fails_before_any_work(tmp_path, kwargs, message):
     _, path = front_table(tmp_path)
@@ -199,3 +200,24 @@ def test_ref_point_parsing_and_a_given_ref(tmp_path):
     truth = MOCampaign(objectives="acc:max,params:min", ref_point=[65.0, 2.5], budget=5).validate(table)
     np.testing.assert_allclose(truth.ref, [65, -2.5])  # given in objective units, kept in maximisation form
     assert truth.hypervolume == pytest.approx((70 - 65) * (2.5 - 1) + (75 - 70) * (2.5 - 2))
+
+
+def test_bo_reads_a_tables_proxies_by_default(tmp_path):
+    table, path = chain_table(tmp_path)
+    oracle = ClassOracle(table, ["acc", "params"])
+    assert "features" not in MOCampaign(objectives="acc:max,params:min").params_for("bo", oracle)
+    proxied = table.with_metric("zc_fake", table.metric("acc") + np.random.default_rng(0).normal(0, 0.1, table.n))
+    oracle = ClassOracle(proxied, ["acc", "params"])
+    campaign = MOCampaign(objectives="acc:max,params:min", strategies=["bo", "re"], budget=14, seeds=1, init=4)
+    assert campaign.params_for("bo", oracle)["features"] == ["zc"] and campaign.params_for("re", oracle) == {}
+    assert "features" not in MOCampaign(objectives="acc:max,params:min", features=[]).params_for("bo", oracle)
+    truth = campaign.validate(proxied)
+    bo = campaign.strategy("bo", truth.oracle, truth.problem, seed=0)
+    assert bo.inputs(table.archs[:3]).shape[1] == bo.encoding.dim + 1 + 2 * 1  # encoding, the proxy, log params, params
+    # the proxies change bo's checkpoint key (its trajectory) and nothing else's
+    plain = MOCampaign(objectives="acc:max,params:min", strategies=["bo", "re"], budget=14, seeds=1, init=4,
+                       features=[])
+    assert campaign.key(truth.oracle, "bo", 0) != plain.key(truth.oracle, "bo", 0)
+    assert campaign.key(truth.oracle, "re", 0) == plain.key(truth.oracle, "re", 0)
+    run = campaign.run_one(truth, "bo", seed=0)
+    assert len(run) == 14 and run.hypervolume_ratio.is_monotonic_increasing

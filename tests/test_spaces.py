@@ -56,7 +56,7 @@ def test_nb201_isomorphs_are_merged():
 
 @given(nb201_archs)
 def test_canonical_form_is_a_member_of_its_class(arch):
-    space = NB201Space()
+    space = get_space("nb201")  # one instance: its class lookup is built once, not per example
     canon = space.canonicalize(arch)
     assert canon.shape == arch.shape
     assert space.canonical_ids(canon)[0] == space.canonical_ids(arch)[0]

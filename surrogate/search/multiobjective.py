@@ -296,8 +296,9 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
     points, `parego` — qLogNParEGO (one random Chebyshev scalarisation per ask). One objective:
     qLogEI. Measured constraints enter as BoTorch constraints (a probability of feasibility).
     The reference point is the problem's, else inferred (`reference`). Pending asks are BoTorch's
-    `X_pending`. The GPs read `encoding` (default `DEFAULT_ENCODING`), plus the log exact columns
-    when `cost_features`. The first `init` asks are random. Each GP is fitted on `targets` (`Warp`); the
+    `X_pending`. The GPs read `encoding` (default `DEFAULT_ENCODING`), then `features` when given
+    (a function of architectures: a table's zero-cost proxies by class, `features.ClassFeatures`),
+    then the log exact columns when `cost_features`. The first `init` asks are random. Each GP is fitted on `targets` (`Warp`); the
     acquisition then works in the GPs' units, exact columns in their own.
     """
 
@@ -306,8 +307,9 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
     def __init__(self, space: Space | str, seed: int | None = None, problem: Problem | None = None,
                  encoding: str | None = None, acq: str = "ehvi", init: int = 10, mc_samples: int = 32,
                  targets: str = "copula", cost_features: bool = True, pool_size: int = 2000,
-                 model_params: dict | None = None):
+                 model_params: dict | None = None, features: Callable[[np.ndarray], np.ndarray] | None = None):
         super().__init__(space, seed, problem)
+        self.features = features
         if acq not in ACQUISITIONS:
             raise UsageError(f"unknown acquisition {acq!r} (known: {', '.join(ACQUISITIONS)})")
         if targets not in TARGETS:
@@ -321,17 +323,20 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
         p = self.problem
         self.modelled = [c for c in p.columns if c not in p.exact_columns]
         self.outputs = self.modelled + list(p.exact_columns)  # the ModelList's output order
-        self.width = self.encoding.dim + (len(p.exact_columns) if cost_features else 0)  # what the GPs read
+        self.width = self.encoding.dim + (len(p.exact_columns) if cost_features else 0)  # what the GPs read (+ features)
         params = {"seed": seed, "warm_start": True, **(model_params or {})}
         self.predictors = {c: get_model("gp", **params) for c in self.modelled}
         self._inputs: np.ndarray | None = None  # [encoding | exact] of the domain, computed once
 
     # --- inputs ---------------------------------------------------------------------------------
     def inputs(self, archs: np.ndarray) -> np.ndarray:
-        """`[encoding | cost features | exact columns]`: the GPs read the first `width` columns (the
-        cost features are the exact columns again, in logs when positive: a free, exact input, as
-        `--features params` is to the predictor benchmark), the deterministic model the rest."""
+        """`[encoding | features | cost features | exact columns]`: the GPs read the first `width`
+        columns (the cost features are the exact columns again, in logs when positive: a free, exact
+        input, as `--features params` is to the predictor benchmark), the deterministic model the rest."""
         x = self.encoding(archs).astype(np.float64)
+        if self.features is not None:
+            x = np.hstack([x, self.features(archs)])
+            self.width = x.shape[1] + (len(self.problem.exact_columns) if self.cost_features else 0)  # known now
         if not self.problem.exact_columns:
             return x
         exact = self.problem.exact(archs)
