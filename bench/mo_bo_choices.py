@@ -45,6 +45,8 @@ VARIANTS: dict[str, tuple[str, list[str], int, int, dict]] = {
                                                                       "init": 5}),
     "graf+costs+zc-init20-10": (f"{C10}:max,params:min", [], 10, 100, {"encoding": "graf", "features": "zc",
                                                                        "init": 20}),
+    "flops-graf+zc-10": (f"{C10}:max,flops:min", [], 10, 100, {"encoding": "graf", "cost_features": False,
+                                                                "features": "zc"}),
     "constrained-graf+zc": (f"{C10}:max", [PARAMS_BUDGET], 10, 100, {"encoding": "graf", "features": "zc"}),
     "constrained-path": (f"{C10}:max", [PARAMS_BUDGET], 10, 100, {"encoding": "path"}),
     "constrained-graf": (f"{C10}:max", [PARAMS_BUDGET], 10, 100, {"encoding": "graf"}),

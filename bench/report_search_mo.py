@@ -162,8 +162,9 @@ def choices(out: Path) -> list[str]:
                     "class, as single-objective bo reads them): they raise every front variant and take constrained "
                     "bo to the best feasible cell in 10/10 seeds, so a table with `zc_` columns gives MO bo its "
                     "proxies by default (`--features none` turns them off). With the proxies, the log costs as "
-                    "extra inputs help (graf+costs+zc vs graf+zc, 10 seeds) and stay; the initial design's size "
-                    "(5, 10, 20) is within the seeds' spread.", ""]
+                    "extra inputs are within the seeds' spread (10 seeds: +0.004 against params, graf+costs+zc vs "
+                    "graf+zc; -0.003 against FLOPs, the c10-flops campaign's bo vs flops-graf+zc-10) and stay, as "
+                    "does the initial design's size (5, 10, 20).", ""]
 
 
 def report(out: Path, seeds: int, acq_seeds: int, chain_seeds: int) -> str:

@@ -137,7 +137,7 @@ def test_one_worker_on_sqlite(table_path, tmp_path):
 
 
 def test_four_workers_share_one_campaign(postgres_url, table_path):
-    budget = 40
+    budget = 24
     # BO with UCB on a forest is greedy and deterministic: workers asking at once pick the same arch,
     # so the claim protocol is exercised (without it, this test finds duplicates)
     params = '{"model": "rf", "init": 4, "acq": "ucb", "model_params": {"n_estimators": 20}}'
