@@ -121,7 +121,7 @@ def test_tiny_live_multi_objective_campaign_and_its_resume(tmp_path, capsys, mon
     """--objectives on a live space: the outcome vector read from each trained record, the table
     campaign's outputs and --json fields, null where a true front would be needed; a rerun after
     a kill mid-campaign replays from the journal without training anything."""
-    from surrogate.mo_campaign import MO_JSON_FIELDS
+    from surrogate.mo_report import MO_JSON_FIELDS
     from surrogate.objective import LiveObjective
 
     out = tmp_path / "mo"
@@ -186,7 +186,7 @@ def test_live_bo_and_nsga2_under_constraints(tmp_path, capsys, one_torch_thread)
     """bo and nsga2 live, three objectives: the exact constraint filters what is asked (nothing
     trained beyond it), the measured one is read from the record; one objective with a
     constraint reports the best feasible value, with null where an optimum would be needed."""
-    from surrogate.mo_campaign import SO_JSON_FIELDS
+    from surrogate.mo_report import SO_JSON_FIELDS
 
     out = tmp_path / "three"
     assert main(["search", *LIVE_MO, "--objectives", "valid_acc:max,params:min,latency_b1_ms:min", "--constraint",

@@ -7,8 +7,8 @@ import pytest
 from surrogate import pareto
 from surrogate.errors import UsageError
 from surrogate.features import raw_feature
-from surrogate.mo_campaign import (MO_JSON_FIELDS, SO_JSON_FIELDS, ClassOracle, MOCampaign, parse_ref_point,
-                                   run_mo_search)
+from surrogate.mo_campaign import ClassOracle, MOCampaign, parse_ref_point, run_mo_search
+from surrogate.mo_report import MO_JSON_FIELDS, SO_JSON_FIELDS
 from surrogate.spaces import get_space
 from surrogate.tabular import Table
 
