@@ -45,7 +45,6 @@ from surrogate.spaces import ENUMERATE_LIMIT, Space, get_space
 from surrogate.tabular import Table
 
 
-
 class ClassOracle:
     """One outcome vector per isomorphism class of a table, over `columns` (see the module note)."""
 
