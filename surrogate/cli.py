@@ -217,7 +217,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     queried = [n for n in names if n not in WEIGHT_SHARING]
     campaign = Campaign(metric=args.metric, strategies=queried, budget=args.budget,
                         seeds=args.seeds, init=args.init, batch=args.batch, model=args.model, encoding=args.encoding,
-                        acq=args.acq, report=args.report, validate_top=args.validate_top,
+                        acq=args.acq or "logei", report=args.report, validate_top=args.validate_top,
                         time_column=args.time_column or detect_time_column(table), pool_size=args.pool_size,
                         features=_features(args.features))
     if args.storage or args.study:
@@ -290,7 +290,8 @@ def _search_live(args: argparse.Namespace) -> int:
     if args.validate_epochs is not None and args.validate_epochs < 1:
         raise UsageError(f"--validate-epochs must be at least 1, got {args.validate_epochs}")
     campaign = Campaign(metric=args.metric, strategies=names, budget=args.budget, seeds=args.seeds, init=args.init,
-                        batch=max(args.batch, args.workers), model=args.model, encoding=args.encoding, acq=args.acq,
+                        batch=max(args.batch, args.workers), model=args.model, encoding=args.encoding,
+                        acq=args.acq or "logei",
                         validate_top=args.validate_top, pool_size=args.pool_size)
     training = dict(channels=args.channels or 16, cells=args.cells or 5, batch_size=args.batch_size or 256,
                     device=args.device, data_dir=args.data_dir, subset=args.subset, resolution=args.resolution)
@@ -352,17 +353,17 @@ def _search_multi_objective(args: argparse.Namespace) -> int:
         raise UsageError("--objectives replaces --metric: name every objective there (e.g. valid_acc:max,params:min)")
     objectives = args.objectives or f"{args.metric}:max"
     table = _read_table(args.file)
-    features = _features(args.features)
+    features, options = _features(args.features), _mo_options(args)
     campaign = MOCampaign(objectives=objectives, constraints=args.constraint or [],
                           ref_point=parse_ref_point(args.ref_point), strategies=_csv_list(args.strategies),
-                          budget=args.budget, seeds=args.seeds, init=args.init, features=features)
+                          budget=args.budget, seeds=args.seeds, init=args.init, features=features, **options)
     campaign.validate(table)  # every bad input fails here, before the folder is made
     out = Path(args.out)
     _check_output_folder(out)
     _check_same_campaign(out / "run.json", campaign, table.checksum())
     document = run_mo_search(table, objectives, args.constraint or [], args.ref_point, _csv_list(args.strategies),
                              args.budget, args.seeds, args.init, out=out, command=args.command_line,
-                             progress=not args.no_progress, source=str(args.file), features=features)
+                             progress=not args.no_progress, source=str(args.file), features=features, **options)
     if args.json:
         print(json.dumps(document))
         return 0
@@ -388,9 +389,9 @@ def _search_live_multi_objective(args: argparse.Namespace) -> int:
         raise UsageError("--objectives replaces --metric: name every objective there (e.g. valid_acc:max,params:min)")
     objectives, constraints, strategies = args.objectives or f"{args.metric}:max", args.constraint or [], \
         _csv_list(args.strategies)
-    out = Path(args.out)
+    out, options = Path(args.out), _mo_options(args)
     campaign = MOCampaign(objectives=objectives, constraints=constraints, ref_point=parse_ref_point(args.ref_point),
-                          strategies=strategies, budget=args.budget, seeds=args.seeds, init=args.init)
+                          strategies=strategies, budget=args.budget, seeds=args.seeds, init=args.init, **options)
     objective = live_objective(args.space, args.dataset, out, epochs=args.epochs, command=args.command_line,
                                data_dir=args.data_dir, channels=args.channels or 16, cells=args.cells or 5,
                                batch_size=args.batch_size or 256, device=args.device, subset=args.subset,
@@ -399,7 +400,7 @@ def _search_live_multi_objective(args: argparse.Namespace) -> int:
     _check_output_folder(out)
     _check_same_campaign(out / "run.json", campaign, objective.fingerprint)
     document = run_mo_search(objective, objectives, constraints, args.ref_point, strategies, args.budget, args.seeds,
-                             args.init, out=out, command=args.command_line, progress=not args.no_progress)
+                             args.init, out=out, command=args.command_line, progress=not args.no_progress, **options)
     if args.json:
         print(json.dumps(document))
         return 0
@@ -407,6 +408,16 @@ def _search_live_multi_objective(args: argparse.Namespace) -> int:
     files = "regret.png" if len(campaign.objectives) == 1 else "pareto.csv, pareto.png, hypervolume.png"
     print(f"wrote {out}/trajectories.csv, {files}, summary.md, run.json, records.h5")
     return 0
+
+
+def _mo_options(args: argparse.Namespace) -> dict:
+    """bo's options in a multi-objective or constrained campaign: `--acq` (default ehvi) and
+    `--encoding`; `--model` and `--batch` have no multi-objective meaning (its bo models with GPs,
+    one ask at a time), so they are refused rather than ignored."""
+    if args.model != "gp" or args.batch != 1:
+        raise UsageError("--model and --batch are single-objective options: multi-objective bo fits GPs and asks "
+                         "one architecture at a time")
+    return {"acq": args.acq or "ehvi", "encoding": args.encoding}
 
 
 def _features(text: str | None) -> list[str] | None:
@@ -750,7 +761,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", help="table columns BO reads beside its encoding, by isomorphism class: metrics "
                    "of the file, computed params,flops, or zc (every zero-cost proxy column); none for no columns "
                    "(default: zc when the table has zc_ columns, from `surrogate proxies`)")
-    p.add_argument("--acq", default="logei", help="BO's acquisition: logei, ucb, ts (default: logei)")
+    p.add_argument("--acq", help="BO's acquisition: logei, ucb, ts (default: logei); with --objectives: ehvi, nehvi, "
+                   "parego (default: ehvi)")
     p.add_argument("--pool-size", type=int, default=1000, help="predict-top: random candidates it ranks (default: 1000)")
     p.add_argument("--report", help="column reported for each run's top pick (e.g. a longer-training test accuracy)")
     p.add_argument("--validate-top", type=int, default=0,

@@ -235,6 +235,7 @@ class MOCampaign:
     init: int = 10
     acq: str = "ehvi"
     features: list[str] | None = None  # bo's extra inputs (table columns); None: the table's zc_ columns
+    encoding: str | None = None  # bo's GP encoding; None: `multiobjective.DEFAULT_ENCODING`
 
     def __post_init__(self) -> None:
         self.objectives = [str(o) for o in pareto.parse_objectives(self.objectives)]
@@ -257,7 +258,8 @@ class MOCampaign:
         if name != "bo":
             return {}
         features = self.bo_features(oracle)
-        return {"init": self.init, "acq": self.acq, **({"features": features} if features else {})}
+        return {"init": self.init, "acq": self.acq, **({"encoding": self.encoding} if self.encoding else {}),
+                **({"features": features} if features else {})}
 
     def strategy(self, name: str, oracle, problem: Problem, seed: int) -> Strategy:
         """Strategy `name` of this campaign: feature columns become the table's per-class values."""
@@ -324,9 +326,12 @@ class MOCampaign:
         """Checkpoint name: changes whenever anything that shapes this run's trajectory changes
         (the oracle's fingerprint: the table's checksum, or the live training configuration's)."""
         spec = {**asdict(self), "strategies": strategy, "seeds": seed, "input": oracle.fingerprint,
-                "version": __version__, "features": self.params_for(strategy, oracle).get("features")}
-        if spec["features"] is None:  # no feature columns: keys of campaigns made before they existed still hold
-            del spec["features"]
+                "version": __version__}
+        params = self.params_for(strategy, oracle)
+        spec.update(features=params.get("features"), encoding=params.get("encoding"))  # bo's own: others' keys hold
+        for name in ("features", "encoding"):  # unset: keys of campaigns made before these fields still hold
+            if spec[name] is None:
+                del spec[name]
         return f"{strategy}-seed{seed}-{hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]}"
 
     def run_one(self, truth: Truth, strategy: str, seed: int,
@@ -443,7 +448,7 @@ def run_mo_search(table, objectives: str | Sequence[str], constraints: Sequence[
                   strategies: Sequence[str] = ("bo", "nsga2", "re", "rs"),
                   budget: int = 150, seeds: int = 10, init: int = 10, out: str | Path | None = None,
                   command: str = "", progress: bool = True, source: str | None = None, acq: str = "ehvi",
-                  features: Sequence[str] | None = None) -> dict:
+                  features: Sequence[str] | None = None, encoding: str | None = None) -> dict:
     """Validate everything (UsageError before any work), run the campaign with checkpoints under
     `out/.checkpoints`, write the report under `out` (when given) and return the JSON document.
     `table`: a table (object, file or shipped name), or a `LiveObjective` (`live_objective`: a
@@ -462,7 +467,7 @@ def run_mo_search(table, objectives: str | Sequence[str], constraints: Sequence[
         source = source or table.attrs.get("dataset") or table.space
     campaign = MOCampaign(objectives=objectives, constraints=list(constraints), ref_point=parse_ref_point(ref_point),
                           strategies=list(strategies), budget=budget, seeds=seeds, init=init, acq=acq,
-                          features=None if features is None else list(features))
+                          features=None if features is None else list(features), encoding=encoding)
     truth = campaign.validate(table)
     start = time.perf_counter()
     out = Path(out) if out is not None else None

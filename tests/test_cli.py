@@ -185,6 +185,9 @@ def test_plain_command_shows_usage_and_one_prefix(capsys):
     (["--objectives", "cifar10_valid_acc:max,params:min", "--ref-point", "100,1"], "reference point"),
     (["--metric", "cifar10_valid_acc", "--objectives", "cifar10_valid_acc:max,params:min"], "replaces --metric"),
     (["--objectives", "cifar10_valid_acc:max,params:min", "--features", "zc_nope"], "zc_nope"),
+    (["--objectives", "cifar10_valid_acc:max,params:min", "--model", "rf"], "single-objective options"),
+    (["--objectives", "cifar10_valid_acc:max,params:min", "--acq", "logei"], "unknown acquisition 'logei'"),
+    (["--objectives", "cifar10_valid_acc:max,params:min", "--encoding", "nope"], "nope"),
 ])
 def test_multi_objective_bad_input_fails_before_work(tmp_path, capsys, args, needle):
     out = tmp_path / "mo"
@@ -205,6 +208,13 @@ def test_multi_objective_search_writes_its_outputs(tmp_path, capsys):
         assert 0 < result["hypervolume_ratio_at"]["20"] <= 1
     for name in ("pareto.csv", "pareto.png", "hypervolume.png", "summary.md", "run.json"):
         assert (out / name).is_file()
+    assert json.loads((out / "run.json").read_text())["strategy_params"] == {"rs": {}, "re": {}}
+    acq = tmp_path / "acq"
+    assert main(["search", "nb201", "--objectives", "cifar10_valid_acc:max,params:min", "--strategies", "bo",
+                 "--acq", "parego", "--encoding", "path", "--features", "none", "--seeds", "1", "--budget", "12",
+                 "--init", "10", "--out", str(acq), "--no-progress", "--json"]) == 0  # the flags reach bo
+    assert json.loads((acq / "run.json").read_text())["strategy_params"]["bo"] == {"init": 10, "acq": "parego",
+                                                                                   "encoding": "path"}
     code, _, err = run(capsys, "search", "nb201", "--objectives", "cifar10_valid_acc:max,flops:min", "--strategies",
                        "rs,re", "--seeds", "2", "--budget", "20", "--out", str(out), "--no-progress")
     one_line_error(code, err, "holds another campaign")  # another campaign's folder is not mixed with this one

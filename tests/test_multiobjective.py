@@ -101,7 +101,9 @@ def test_bo_finds_most_of_a_simple_front():
 
 def test_bo_builds_the_right_kind():
     exact_only = problem("acc:max", ["params<=5000"])
-    assert isinstance(get_mo_strategy("bo", SPACE, exact_only, seed=0, acq="ehvi"), ConstrainedBO)
+    assert get_mo_strategy("bo", SPACE, exact_only, seed=0, acq="ehvi").acq == "logei"  # an MO acquisition: dropped
+    assert get_mo_strategy("bo", SPACE, exact_only, seed=0, acq="ucb").acq == "ucb"  # a single-objective one: kept
+    assert isinstance(get_mo_strategy("bo", SPACE, exact_only, seed=0), ConstrainedBO)
     assert isinstance(get_mo_strategy("bo", SPACE, problem("acc:max", ["latency<=2"]), seed=0), MultiObjectiveBO)
     assert isinstance(get_mo_strategy("bo", SPACE, problem(), seed=0), MultiObjectiveBO)
     with pytest.raises(UsageError):

@@ -533,9 +533,10 @@ class NSGA2Search(MultiObjectiveStrategy, OptunaStrategy):
 # --- by name --------------------------------------------------------------------------------------
 def make_bo(space: Space | str, seed: int | None = None, problem: Problem | None = None, **params) -> Strategy:
     """`bo`: the single-objective BO on the feasible classes when there is one objective and
-    every constraint is exact; multi-objective / constrained BO otherwise."""
+    every constraint is exact (a single-objective acquisition such as `ucb` is its own; the
+    multi-objective ones have nothing to do there); multi-objective / constrained BO otherwise."""
     if problem is not None and problem.m == 1 and not problem.measured_constraints:
-        params = {k: v for k, v in params.items() if k not in ("acq", "mc_samples")}  # MO-only knobs
+        params = {k: v for k, v in params.items() if k != "mc_samples" and not (k == "acq" and v in ACQUISITIONS)}
         return ConstrainedBO(space, seed, problem, **{"encoding": DEFAULT_ENCODING, **params})
     return MultiObjectiveBO(space, seed, problem, **params)
 
