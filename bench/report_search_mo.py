@@ -161,7 +161,11 @@ def choices(out: Path) -> list[str]:
                     "`+zc` rows add the table's six zero-cost proxies as GP inputs (`features: zc`, by isomorphism "
                     "class, as single-objective bo reads them): they raise every front variant and take constrained "
                     "bo to the best feasible cell in 10/10 seeds, so a table with `zc_` columns gives MO bo its "
-                    "proxies by default (`--features none` turns them off). With the proxies, the log costs as "
+                    "proxies by default (`--features none` turns them off). With the proxies the encoding matters "
+                    "again: `onehot` beats `graf` on both fronts (10 seeds: onehot+costs+zc-10 against graf+costs+zc-10, "
+                    "flops-onehot+costs+zc-10 against flops-graf+zc-10), so multi-objective bo reads onehot "
+                    "beside feature columns (`FEATURES_ENCODING`); constrained single-objective bo keeps graf (the "
+                    "best feasible cell in a median 34.5 queries against 40.5). With the proxies, the log costs as "
                     "extra inputs are within the seeds' spread (10 seeds: +0.004 against params, graf+costs+zc vs "
                     "graf+zc; -0.003 against FLOPs, the c10-flops campaign's bo vs flops-graf+zc-10) and stay, as "
                     "does the initial design's size (5, 10, 20).", ""]

@@ -214,6 +214,9 @@ def test_bo_reads_a_tables_proxies_by_default(tmp_path):
     truth = campaign.validate(proxied)
     bo = campaign.strategy("bo", truth.oracle, truth.problem, seed=0)
     assert bo.inputs(table.archs[:3]).shape[1] == bo.encoding.dim + 1 + 2 * 1  # encoding, the proxy, log params, params
+    assert bo.encoding.name == "onehot"  # beside feature columns; graf without them
+    assert MOCampaign(objectives="acc:max,params:min", features=[]).strategy(
+        "bo", truth.oracle, truth.problem, seed=0).encoding.name == "graf"
     # the proxies change bo's checkpoint key (its trajectory) and nothing else's
     plain = MOCampaign(objectives="acc:max,params:min", strategies=["bo", "re"], budget=14, seeds=1, init=4,
                        features=[])
