@@ -49,7 +49,8 @@ def steps(acq: str, cost: str, mc: int, seed: int = 0) -> dict:
             fit_share.append(sum(fits[n_fits:]))
         bo.tell(arch, truth.oracle(arch)[0])
     seconds = lambda values: round(float(values), 3)  # noqa: E731
-    return {"acq": acq, "cost": cost, "mc_samples": mc, "features": campaign.bo_features(truth.oracle),
+    return {"acq": acq, "cost": cost, "mc_samples": mc, "encoding": bo.encoding.name,
+            "features": campaign.bo_features(truth.oracle),
             "observations": "150-159",
             "candidates": int(bo.unseen_mask().sum()), "step_median_s": seconds(np.median(wall)),
             "step_max_s": seconds(max(wall)), "step_cpu_median_s": seconds(np.median(cpu)),
