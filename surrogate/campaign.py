@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from surrogate import __version__
 from surrogate._io import atomic_write, run_record, save_figure
 from surrogate.errors import UsageError
+from surrogate.features import default_features
 from surrogate.search import STRATEGIES, get_strategy
 from surrogate.objective import Objective, TabularObjective
 from surrogate.spaces import CellSpace
@@ -71,8 +72,7 @@ class Campaign:
         table. None for a live campaign, whose architectures have no columns before they are trained."""
         if self.features is not None:
             return list(self.features)
-        table = getattr(objective, "table", None)
-        return ["zc"] if table is not None and any(m.startswith("zc_") for m in table.metrics) else []
+        return default_features(getattr(objective, "table", None))
 
     def params_for(self, name: str, objective: Objective | None = None) -> dict:
         """Keyword hyperparameters of strategy `name` (JSON: feature columns by name). `init` is the

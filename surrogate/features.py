@@ -14,6 +14,12 @@ COMPUTED = ("params", "flops")
 ZC = "zc"
 
 
+def default_features(table: Table | None) -> list[str]:
+    """The columns bo reads beside its encoding when none are named: the table's zero-cost proxies
+    (`zc`) when it has any; nothing for a live campaign (`table` None)."""
+    return [ZC] if table is not None and any(m.startswith("zc_") for m in table.metrics) else []
+
+
 def expand_features(table: Table, names: list[str]) -> list[str]:
     """`names` with `zc` replaced by the table's `zc_*` columns (in file order); a UsageError when
     it has none."""

@@ -37,7 +37,7 @@ from surrogate import __version__, pareto
 from surrogate._io import default_threads, torch_threads
 from surrogate.campaign import run_checkpointed
 from surrogate.errors import UsageError
-from surrogate.features import COMPUTED, ClassFeatures, raw_feature
+from surrogate.features import COMPUTED, ClassFeatures, default_features, raw_feature
 from surrogate.mo_report import json_document, summarize, write_report
 from surrogate.search.base import Strategy
 from surrogate.search.multiobjective import MO_STRATEGIES, Problem, get_mo_strategy
@@ -235,7 +235,7 @@ class MOCampaign:
     init: int = 10
     acq: str = "ehvi"
     features: list[str] | None = None  # bo's extra inputs (table columns); None: the table's zc_ columns
-    encoding: str | None = None  # bo's GP encoding; None: `multiobjective.DEFAULT_ENCODING`
+    encoding: str | None = None  # bo's GP encoding; None: multiobjective's default (onehot beside features)
 
     def __post_init__(self) -> None:
         self.objectives = [str(o) for o in pareto.parse_objectives(self.objectives)]
@@ -249,8 +249,7 @@ class MOCampaign:
         live: an untrained architecture has no columns."""
         if self.features is not None:
             return list(self.features)
-        table = getattr(oracle, "table", None)
-        return ["zc"] if table is not None and any(m.startswith("zc_") for m in table.metrics) else []
+        return default_features(getattr(oracle, "table", None))
 
     def params_for(self, name: str, oracle=None) -> dict:
         """bo's random initial design, acquisition and feature columns (by name; `oracle`: the

@@ -303,10 +303,10 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
     qLogEI. Measured constraints enter as BoTorch constraints (a probability of feasibility).
     The reference point is the problem's, else inferred (`reference`). Pending asks are BoTorch's
     `X_pending`. The GPs read `encoding` (default `DEFAULT_ENCODING`, or `FEATURES_ENCODING` with
-    features), then `features` when given
-    (a function of architectures: a table's zero-cost proxies by class, `features.ClassFeatures`),
-    then the log exact columns when `cost_features`. The first `init` asks are random. Each GP is fitted on `targets` (`Warp`); the
-    acquisition then works in the GPs' units, exact columns in their own.
+    features), then `features` when given (a function of architectures: a table's zero-cost proxies
+    by class, `features.ClassFeatures`), then the log exact columns when `cost_features`. The first
+    `init` asks are random. Each GP is fitted on `targets` (`Warp`); the acquisition then works in
+    the GPs' units, exact columns in their own.
     """
 
     name = "bo"
