@@ -157,3 +157,21 @@ def default_threads(workers: int) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     busy = int(os.getloadavg()[0] + 0.5) if hasattr(os, "getloadavg") else 0
     return max(1, min(cores // workers, (cores - busy) // workers))
+
+
+def check_output_folder(out: str | Path, flag: str = "") -> None:
+    """A folder we can write into, made now, checked before any work (an existing file on its path
+    is an error, one line)."""
+    from surrogate.errors import UsageError
+
+    out = Path(out)
+    flag = flag or f"--out {out}"
+    blocker = next((p for p in (out, *out.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise UsageError(f"{flag}: {blocker} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"{flag}: cannot create the folder {out} ({err.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise UsageError(f"{flag}: the folder {out} is not writable")

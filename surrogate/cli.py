@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from surrogate import __version__
+from surrogate._io import check_output_folder
 from surrogate.errors import UsageError
 
 
@@ -148,7 +149,7 @@ def _cmd_bench_predictors(args: argparse.Namespace) -> int:
                                features=expand_features(table, _csv_list(args.features)) if args.features else [],
                                supernet_column=args.supernet_column)
     bench.validate(table)
-    _check_output_folder(Path(args.out))
+    check_output_folder(Path(args.out))
     start = time.perf_counter()
     results = bench.run(table, progress=not args.no_progress)
     summary = write_report(bench, table, results, Path(args.out), str(args.file), args.command_line,
@@ -192,322 +193,23 @@ def _cmd_proxies(args: argparse.Namespace) -> int:
 # --- search -----------------------------------------------------------------------------------
 def _cmd_search(args: argparse.Namespace) -> int:
     import json
-    import time
-    from pathlib import Path
 
-    from surrogate.campaign import Campaign, detect_time_column, write_report
-    from surrogate.supernet.search import WEIGHT_SHARING
+    from surrogate.search.request import SearchRequest, run_search
 
-    if args.file and args.space:
-        raise UsageError("give a table FILE or --space (a live campaign), not both")
-    multi = bool(args.objectives or args.constraint)
-    if not args.metric and not args.objectives:
-        raise UsageError("--metric is required (or --objectives for a multi-objective search)")
-    args.strategies = args.strategies if args.strategies is not None else (
-        "bo,nsga2,re,rs" if multi else "bo,re,ls,rs,reinforce,tpe")
-    if not args.file:
-        return _search_live(args)
-    if args.workers != 1:
-        raise UsageError("--workers trains queries in parallel: it needs a live campaign (--space, --dataset)")
-    if multi:
-        return _search_multi_objective(args)
-    table = _read_table(args.file)
-    names = _csv_list(args.strategies)
-    shared = [n for n in names if n in WEIGHT_SHARING]
-    queried = [n for n in names if n not in WEIGHT_SHARING]
-    campaign = Campaign(metric=args.metric, strategies=queried, budget=args.budget,
-                        seeds=args.seeds, init=args.init, batch=args.batch, model=args.model, encoding=args.encoding,
-                        acq=args.acq or "logei", report=args.report, validate_top=args.validate_top,
-                        time_column=args.time_column or detect_time_column(table), pool_size=args.pool_size,
-                        features=_features(args.features))
-    if args.storage or args.study:
-        if campaign.features:
-            raise UsageError("--features is not available to --storage workers")
-        if shared:
-            raise UsageError(f"{', '.join(shared)} train a supernet live and cannot run as --storage workers")
-        return _search_distributed(args, campaign, table)
-    if not names:
-        raise UsageError("--strategies is empty")
-    out = Path(args.out)
-    # every strategy's needs are checked before any of them runs
-    if queried:
-        campaign.validate(table)
-    plan = _weight_sharing_plan(args, table, shared) if shared else None
-    _check_output_folder(out)
-    if queried:
-        _check_same_campaign(out / "run.json", campaign, table.checksum())
-    document: dict = {}
-    if queried:
-        start = time.perf_counter()
-        trajectories = campaign.run(table, checkpoints=out / ".checkpoints", progress=not args.no_progress)
-        document = write_report(campaign, table, trajectories, out, str(args.file), args.command_line,
-                                time.perf_counter() - start)
-    if plan:
-        summary, optimum = _search_weight_sharing(args, table, shared, plan)
-        document = {"metric": args.metric, "optimum": optimum, "results": [], **document, "weight_sharing": summary}
-    if args.json:
-        print(json.dumps(document))
-        return 0
-    if queried:
-        print((out / "summary.md").read_text())
-        print(f"wrote {out}/trajectories.csv, summary.md, regret.png, run.json")
-    if shared:
-        print((out / "weight_sharing.md").read_text())
-        print(f"wrote {out}/weight_sharing.csv, weight_sharing.md, weight_sharing.json")
-    return 0
-
-
-def _search_live(args: argparse.Namespace) -> int:
-    """A live campaign: every query trains its architecture (records in OUT/records.h5); with
-    --validate-top K each run's K best are trained again with the validation protocol."""
-    import json
-    import time
-    from pathlib import Path
-
-    from surrogate._io import default_threads, torch_threads
-    from surrogate.campaign import Campaign, validate_picks, write_report
-    from surrogate.objective import LiveObjective, live_config
-    from surrogate.supernet.search import WEIGHT_SHARING
-
-    if not args.space or not args.dataset:
-        raise UsageError("a search needs a table FILE, or --space and --dataset for a live campaign")
-    names = _csv_list(args.strategies)
-    if not names:
-        raise UsageError("--strategies is empty")
-    if shared := [n for n in names if n in WEIGHT_SHARING]:
-        raise UsageError(f"{', '.join(shared)} judge their picks on a table: give a table FILE, not --space")
-    if args.objectives or args.constraint:
-        return _search_live_multi_objective(args)
-    if bool(args.storage) != bool(args.study):
-        raise UsageError("--storage and --study go together")
-    if args.storage and (len(names) != 1 or args.validate_top or args.workers != 1):
-        raise UsageError("a distributed campaign runs one strategy per worker (--strategies NAME), without "
-                         "--validate-top or --workers: start one worker per process or machine")
-    if args.report or args.time_column or args.features:
-        raise UsageError("--report, --time-column and --features read a table: a live campaign has none")
-    if args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
-    if args.validate_epochs is not None and args.validate_epochs < 1:
-        raise UsageError(f"--validate-epochs must be at least 1, got {args.validate_epochs}")
-    campaign = Campaign(metric=args.metric, strategies=names, budget=args.budget, seeds=args.seeds, init=args.init,
-                        batch=max(args.batch, args.workers), model=args.model, encoding=args.encoding,
-                        acq=args.acq or "logei",
-                        validate_top=args.validate_top, pool_size=args.pool_size)
-    training = dict(channels=args.channels or 16, cells=args.cells or 5, batch_size=args.batch_size or 256,
-                    device=args.device, data_dir=args.data_dir, subset=args.subset, resolution=args.resolution)
-    config, data = live_config(args.space, args.dataset, epochs=args.epochs, **training)  # a missing dataset fails here
-    out = Path(args.out)
-    objective = LiveObjective(config, out, args.metric, data=data, data_dir=args.data_dir, workers=args.workers,
-                              command=args.command_line)
-    validator = None
-    if args.validate_top:
-        check, check_data = live_config(args.space, args.dataset, epochs=args.validate_epochs or args.epochs,
-                                        validation=True, **training)
-        validator = LiveObjective(check, out, "test_acc", data=check_data, data_dir=args.data_dir,
-                                  workers=args.workers, name="validated.h5", command=args.command_line)
-    campaign.validate(objective, live=True)
-    _check_output_folder(out)
-    if args.storage:
-        return _search_distributed(args, campaign, objective)
-    _check_same_campaign(out / "run.json", campaign, objective.fingerprint)
-    validated: list[dict] = []
-
-    def after_run(frame) -> None:
-        objective.export()
-        if validator is not None:
-            validated.extend(validate_picks(frame, campaign.validate_top, validator))
-            validator.export()
-
-    start = time.perf_counter()
-    try:
-        with torch_threads(default_threads(args.workers)):  # what training in this process may use
-            trajectories = campaign.run(objective, checkpoints=out / ".checkpoints", progress=not args.no_progress,
-                                        after_run=after_run)
-    finally:
-        objective.close()
-        if validator is not None:
-            validator.close()
-    source = f"live: {config.space} on {args.dataset}"
-    document = write_report(campaign, objective, trajectories, out, source, args.command_line,
-                            time.perf_counter() - start, validated if validator is not None else None,
-                            dataset=args.dataset)
-    if args.json:
-        print(json.dumps(document))
-        return 0
-    print((out / "summary.md").read_text())
-    print(f"wrote {out}/trajectories.csv, summary.md, regret.png, run.json, records.h5"
-          + (", validated.h5" if validator is not None else ""))
-    return 0
-
-
-def _search_multi_objective(args: argparse.Namespace) -> int:
-    """--objectives/--constraint: Pareto fronts and hypervolume on a table (`surrogate.mo_campaign`)."""
-    import json
-    from pathlib import Path
-
-    from surrogate.mo_campaign import MOCampaign, parse_ref_point, run_mo_search
-
-    if args.storage or args.study:
-        raise UsageError("--objectives/--constraint campaigns run in one process (no --storage)")
-    if args.objectives and args.metric:
-        raise UsageError("--objectives replaces --metric: name every objective there (e.g. valid_acc:max,params:min)")
-    objectives = args.objectives or f"{args.metric}:max"
-    table = _read_table(args.file)
-    features, options = _features(args.features), _mo_options(args)
-    campaign = MOCampaign(objectives=objectives, constraints=args.constraint or [],
-                          ref_point=parse_ref_point(args.ref_point), strategies=_csv_list(args.strategies),
-                          budget=args.budget, seeds=args.seeds, init=args.init, features=features, **options)
-    campaign.validate(table)  # every bad input fails here, before the folder is made
-    out = Path(args.out)
-    _check_output_folder(out)
-    _check_same_campaign(out / "run.json", campaign, table.checksum())
-    document = run_mo_search(table, objectives, args.constraint or [], args.ref_point, _csv_list(args.strategies),
-                             args.budget, args.seeds, args.init, out=out, command=args.command_line,
-                             progress=not args.no_progress, source=str(args.file), features=features, **options)
-    if args.json:
-        print(json.dumps(document))
-        return 0
-    print((out / "summary.md").read_text())
-    print(f"wrote {out}/trajectories.csv, pareto.csv, pareto.png, hypervolume.png, summary.md, run.json")
-    return 0
-
-
-def _search_live_multi_objective(args: argparse.Namespace) -> int:
-    """--objectives/--constraint on a live campaign: every query trained (OUT/records.h5), the
-    outcome vector read from its record (`surrogate.mo_campaign`); a killed campaign resumes."""
-    import json
-    from pathlib import Path
-
-    from surrogate.mo_campaign import MOCampaign, live_objective, parse_ref_point, run_mo_search
-
-    if args.storage or args.study or args.validate_top or args.workers != 1:
-        raise UsageError("--storage, --validate-top and --workers are single-objective options: a live "
-                         "--objectives/--constraint campaign trains in this process")
-    if args.report or args.time_column or args.features:
-        raise UsageError("--report, --time-column and --features read a table: a live campaign has none")
-    if args.objectives and args.metric:
-        raise UsageError("--objectives replaces --metric: name every objective there (e.g. valid_acc:max,params:min)")
-    objectives, constraints, strategies = args.objectives or f"{args.metric}:max", args.constraint or [], \
-        _csv_list(args.strategies)
-    out, options = Path(args.out), _mo_options(args)
-    campaign = MOCampaign(objectives=objectives, constraints=constraints, ref_point=parse_ref_point(args.ref_point),
-                          strategies=strategies, budget=args.budget, seeds=args.seeds, init=args.init, **options)
-    objective = live_objective(args.space, args.dataset, out, epochs=args.epochs, command=args.command_line,
-                               data_dir=args.data_dir, channels=args.channels or 16, cells=args.cells or 5,
-                               batch_size=args.batch_size or 256, device=args.device, subset=args.subset,
-                               resolution=args.resolution)  # a missing dataset fails here
-    campaign.validate(objective)  # every bad input fails here, before the folder is made or anything trained
-    _check_output_folder(out)
-    _check_same_campaign(out / "run.json", campaign, objective.fingerprint)
-    document = run_mo_search(objective, objectives, constraints, args.ref_point, strategies, args.budget, args.seeds,
-                             args.init, out=out, command=args.command_line, progress=not args.no_progress, **options)
-    if args.json:
-        print(json.dumps(document))
-        return 0
-    print((out / "summary.md").read_text())
-    files = "regret.png" if len(campaign.objectives) == 1 else "pareto.csv, pareto.png, hypervolume.png"
-    print(f"wrote {out}/trajectories.csv, {files}, summary.md, run.json, records.h5")
-    return 0
-
-
-def _mo_options(args: argparse.Namespace) -> dict:
-    """bo's options in a multi-objective or constrained campaign: `--acq` (default ehvi) and
-    `--encoding`; `--model` and `--batch` have no multi-objective meaning (its bo models with GPs,
-    one ask at a time), so they are refused rather than ignored."""
-    if args.model != "gp" or args.batch != 1:
-        raise UsageError("--model and --batch are single-objective options: multi-objective bo fits GPs and asks "
-                         "one architecture at a time")
-    return {"acq": args.acq or "ehvi", "encoding": args.encoding}
-
-
-def _features(text: str | None) -> list[str] | None:
-    """--features: None for the default (a table's zc columns for bo), [] for `none`, else the list."""
-    if text is None:
-        return None
-    return [] if text.strip() == "none" else _csv_list(text)
-
-
-def _check_same_campaign(run_file, campaign, fingerprint: str) -> None:
-    """A folder holding another campaign's outputs is not silently mixed with this one: only the
-    same campaign on the same table (a resume, or a rerun) may write there."""
-    import json
-    from dataclasses import asdict
-
-    if not run_file.is_file():
-        return
-    try:
-        previous = json.loads(run_file.read_text())
-    except ValueError:
-        raise UsageError(f"{run_file}: unreadable; remove it or choose another --out") from None
-    if previous.get("input_checksum") != fingerprint or previous.get("campaign") != json.loads(
-            json.dumps(asdict(campaign))):
-        raise UsageError(f"--out {run_file.parent} holds another campaign ({previous.get('command', '?')}); "
-                         "choose another --out or remove it")
-
-
-def _weight_sharing_plan(args: argparse.Namespace, table, names: list[str]) -> dict:
-    """ENAS/DARTS settings, checked (device, metric, dataset present, options) before any run starts."""
-    from surrogate.objective import TabularObjective
-    from surrogate.supernet import search
-    from surrogate.train.trainer import resolve_device
-
-    resolve_device(args.device)
-    if args.seeds < 1:
-        raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
-    if not args.darts_beta >= 0:
-        raise UsageError(f"--darts-beta must be >= 0 (0 is plain DARTS), got {args.darts_beta}")
-    oracle = TabularObjective(table, args.metric, args.report)  # bad metric/report names fail before training
-    config = search.supernet_config(table, args.dataset, args.ws_epochs, args.channels, args.cells, args.batch_size,
-                                    args.device, seed=0)
-    config.load_data(args.data_dir)  # a missing dataset fails now, not after the other strategies ran
-    params = {"darts": {"beta": args.darts_beta}} if "darts" in names else {}
-    return {"oracle": oracle, "config": config, "params": params}
-
-
-def _search_weight_sharing(args: argparse.Namespace, table, names: list[str], plan: dict) -> tuple[list[dict], float]:
-    """ENAS/DARTS runs: a supernet trained live per run; the derived architectures judged on the table.
-    Returns the per-strategy summary and the table's optimum."""
-    from pathlib import Path
-
-    import torch
-
-    from surrogate._io import default_threads
-    from surrogate.supernet import search
-
-    config, params, oracle = plan["config"], plan["params"], plan["oracle"]
-    torch.set_num_threads(default_threads(1))
-    out = Path(args.out)
-    runs = search.run_campaign(names, table, args.metric, args.seeds, config, params, args.report, out / ".checkpoints",
-                               data_dir=args.data_dir, progress=not args.no_progress)
-    summary = search.write_report(runs, out, config, params, args.metric, oracle.optimum, args.command_line, table,
-                                  str(args.file))
-    return summary, oracle.optimum
-
-
-def _search_distributed(args: argparse.Namespace, campaign, source) -> int:
-    """One worker of a campaign shared through an Optuna RDB storage (run it in several processes);
-    `source` is the table, or a live objective (this worker trains into its own OUT/records.h5)."""
-    import json
-
-    from surrogate.catalog import resolve
-    from surrogate.distributed import run_worker
-    from surrogate.objective import LiveObjective
-
-    if not (args.storage and args.study):
-        raise UsageError("--storage and --study go together")
-    if len(campaign.strategies) != 1:
-        raise UsageError("a distributed campaign runs one strategy: pass --strategies NAME")
-    name = campaign.strategies[0]
-    campaign.validate(source, live=isinstance(source, LiveObjective))
-    try:
-        done = run_worker(source if isinstance(source, LiveObjective) else str(resolve(args.file)), args.metric, name,
-                          args.storage, args.study, args.budget, seed=args.worker_seed,
-                          strategy_params=campaign.params_for(name))
-    finally:
-        if isinstance(source, LiveObjective):
-            source.export()
-    result = {"study": args.study, "strategy": name, "completed_by_this_worker": done}
-    print(json.dumps(result) if args.json else f"worker finished: {done} trials completed by this worker")
+    features = None if args.features is None else [] if args.features.strip() == "none" else _csv_list(args.features)
+    request = SearchRequest(
+        file=args.file, metric=args.metric, objectives=args.objectives, constraints=args.constraint or [],
+        ref_point=args.ref_point, strategies=None if args.strategies is None else _csv_list(args.strategies),
+        budget=args.budget, seeds=args.seeds, init=args.init, batch=args.batch, model=args.model, encoding=args.encoding,
+        features=features, acq=args.acq, pool_size=args.pool_size, report=args.report, validate_top=args.validate_top,
+        time_column=args.time_column, out=args.out, storage=args.storage, study=args.study,
+        worker_seed=args.worker_seed, space=args.space, dataset=args.dataset, data_dir=args.data_dir,
+        epochs=args.epochs, subset=args.subset, resolution=args.resolution, validate_epochs=args.validate_epochs,
+        workers=args.workers, channels=args.channels, cells=args.cells, batch_size=args.batch_size, device=args.device,
+        ws_epochs=args.ws_epochs, darts_beta=args.darts_beta, progress=not args.no_progress,
+        command=args.command_line)
+    result = run_search(request)
+    print(json.dumps(result.document) if args.json else result.text)
     return 0
 
 
@@ -646,7 +348,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     source = args.data or demo.DEMO_TABLE
     table = _read_table(source)
     out = Path(args.out)
-    _check_output_folder(out)
+    check_output_folder(out)
     print(f"data: {source} ({table.n} trained architectures of {table.space} on {table.attrs.get('dataset')}); "
           f"writing to {out}/", file=sys.stderr)
     where = demo.run(table, source, out, args.command_line, progress=not args.no_progress)
@@ -670,24 +372,7 @@ def _check_output_file(out, inputs: Sequence[str] = ()) -> None:
         raise UsageError(f"--out {out}: is one of the inputs; choose another file")
     if out.is_dir():
         raise UsageError(f"--out {out}: is a folder, expected a file")
-    _check_output_folder(out.parent, flag=f"--out {out}")
-
-
-def _check_output_folder(out, flag: str = "") -> None:
-    """A folder we can write into, checked before any work (an existing file there is an error)."""
-    from pathlib import Path
-
-    out = Path(out)
-    flag = flag or f"--out {out}"
-    blocker = next((p for p in (out, *out.parents) if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise UsageError(f"{flag}: {blocker} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"{flag}: cannot create the folder {out} ({err.strerror})") from None
-    if not os.access(out, os.W_OK):
-        raise UsageError(f"{flag}: the folder {out} is not writable")
+    check_output_folder(out.parent, flag=f"--out {out}")
 
 
 # --- parser helpers -------------------------------------------------------------------------------
@@ -742,9 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", help="tabular .h5 file, or a shipped dataset name (surrogate datasets); "
                    "leave out and give --space and --dataset for a live campaign")
     p.add_argument("--metric", help="metric to maximise, e.g. cifar10_valid_acc (live: valid_acc)")
-    p.add_argument("--strategies", help="bo, re, ls, rs, reinforce, tpe, predict-top (query the table or train); enas, "
-                   "darts (weight sharing, trained live, judged on the table); with --objectives: bo, nsga2, re, rs "
-                   "(default: bo,re,ls,rs,reinforce,tpe; with --objectives: bo,nsga2,re,rs)")
+    p.add_argument("--strategies", help="bo, re, ls, rs, reinforce, tpe, predict-top, nsga2, and enas, darts (a supernet "
+                   "trained live per run, then its ranking); several objectives or constraints: bo, nsga2, re, rs "
+                   "(default: bo,re,ls,rs,reinforce,tpe; with several objectives or constraints: bo,nsga2,re,rs)")
     p.add_argument("--objectives", help="multi-objective search: COL:max,COL:min[,...] (params and flops are computed "
                    "from the network when the table lacks them; live: any column of a training record, e.g. "
                    "valid_acc:max,params:min,latency_b1_ms:min)")
@@ -774,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", help="study name of the shared campaign (with --storage)")
     live = p.add_argument_group("live campaigns (no FILE: every query is trained, records in OUT/records.h5)")
     live.add_argument("--space", help="search space, e.g. nb201 or categorical:8x3")
-    live.add_argument("--epochs", type=int, default=12, help="training epochs per query (default: 12)")
+    live.add_argument("--epochs", type=int, help="training epochs per query (default: 12)")
     live.add_argument("--subset", type=int, help="train on a class-balanced subset of N training images")
     live.add_argument("--resolution", type=int, help="average-pool images to R x R (e.g. 7 for Fashion-MNIST)")
     live.add_argument("--validate-epochs", type=int, help="epochs of the validation training (default: --epochs)")

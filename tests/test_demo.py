@@ -1,19 +1,17 @@
 from dataclasses import replace
 
 from surrogate import catalog, demo
-from surrogate.campaign import summarize
-from surrogate.objective import TabularObjective
 from surrogate.cli import main
+from surrogate.search.request import run_search
 from surrogate.tabular import Table
 
 
-def test_demo_search_shows_bo_ahead_of_random_search(one_torch_thread):
+def test_demo_search_shows_bo_ahead_of_random_search(one_torch_thread, tmp_path):
     table = Table.read(catalog.resolve(demo.DEMO_TABLE))
     metric = demo.default_metric(table)
-    search = replace(demo.campaign(table, metric), strategies=["bo", "rs"], seeds=3)  # the claim, at 3 of its 5 seeds
-    results = {r["strategy"]: r for r in summarize(search.run(table, progress=False),
-                                                   TabularObjective(table, metric, search.report, search.time_column),
-                                                   search)}
+    request = replace(demo.search(table, demo.DEMO_TABLE, metric, tmp_path, progress=False), strategies=["bo", "rs"],
+                      seeds=3)  # the claim, at 3 of its 5 seeds
+    results = {r["strategy"]: r for r in run_search(request).document["results"]}
     assert results["bo"]["regret_at"]["50"] < results["rs"]["regret_at"]["50"]
 
 

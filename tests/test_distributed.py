@@ -21,9 +21,9 @@ import numpy as np
 import optuna
 import pytest
 
-from surrogate.distributed import run_worker
+from surrogate.search.distributed import run_worker
 from surrogate.errors import UsageError
-from surrogate.optuna import CLAIM_ATTR
+from surrogate.search.sampler import CLAIM_ATTR
 from surrogate.spaces import get_space
 from surrogate.tabular import Table
 
@@ -95,7 +95,7 @@ def table_path(tmp_path_factory) -> Path:
 
 
 def _spawn(table: Path, url: str, study: str, budget: int, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "surrogate.distributed", str(table), "--metric", "acc", "--storage", url,
+    cmd = [sys.executable, "-m", "surrogate.search.distributed", str(table), "--metric", "acc", "--storage", url,
            "--study", study, "--budget", str(budget), "--seed", "0", *extra]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

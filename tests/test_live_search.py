@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from surrogate.campaign import JSON_FIELDS, VALIDATED_FIELDS
 from surrogate.cli import main
+from surrogate.search.report import VALIDATED_FIELDS, result_fields
 from surrogate.spaces import get_space
 from surrogate.tabular import Table
 
@@ -27,7 +27,7 @@ def test_tiny_live_campaign_with_validated_top_picks(tmp_path, capsys, one_torch
     document = json.loads(capsys.readouterr().out)
     assert document["optimum"] is None
     for result in document["results"]:
-        assert set(result) == set(JSON_FIELDS) and result["train_seconds"] > 0 and result["found_optimum"] is None
+        assert tuple(result) == result_fields(1) and result["train_seconds"] > 0 and result["found_optimum"] is None
     assert len(document["validated"]) == 2 * 2
     for row in document["validated"]:
         assert set(row) == set(VALIDATED_FIELDS) and 0 <= row["validated_value"] <= 100
@@ -46,9 +46,14 @@ def test_tiny_live_campaign_with_validated_top_picks(tmp_path, capsys, one_torch
     (["nb201", "--space", "nb201", "--dataset", "digits", "--metric", "valid_acc"], "not both"),
     ([*LIVE, "--validate-top", "7"], "exceeds the budget"),
     (["--space", "nb201", "--dataset", "imagenet", "--metric", "valid_acc"], "unknown dataset"),
-    ([*LIVE, "--strategies", "bo,darts"], "judge their picks on a table"),
-    ([*LIVE, "--metric", "params"], "training metric"),
-    ([*LIVE, "--workers", "0"], "--workers"),
+    ([*LIVE, "--metric", "cifar10_valid_acc"], "unknown column 'cifar10_valid_acc' for a live campaign"),
+    ([*LIVE, "--workers", "0"], "--workers must be at least 1"),
+    ([*LIVE, "--channels", "0"], "--channels must be at least 1"),
+    ([*LIVE, "--cells", "0"], "--cells must be at least 1"),
+    ([*LIVE, "--batch-size", "0"], "--batch-size must be at least 1"),
+    ([*LIVE, "--budget", "100000"], "exceeds the 6466 distinct architectures of space nb201"),
+    ([*LIVE, "--report", "test_acc"], "only for a table campaign"),
+    (["--space", "categorical:2x2", *LIVE[2:], "--budget", "10", "--init", "2"], "exceeds the 4 distinct"),
 ])
 def test_bad_live_input_fails_before_training(tmp_path, capsys, args, needle):
     out = tmp_path / "o"
@@ -121,8 +126,7 @@ def test_tiny_live_multi_objective_campaign_and_its_resume(tmp_path, capsys, mon
     """--objectives on a live space: the outcome vector read from each trained record, the table
     campaign's outputs and --json fields, null where a true front would be needed; a rerun after
     a kill mid-campaign replays from the journal without training anything."""
-    from surrogate.mo_report import MO_JSON_FIELDS
-    from surrogate.objective import LiveObjective
+    from surrogate.search.oracle import LiveOracle
 
     out = tmp_path / "mo"
     args = ["search", *LIVE_MO, "--objectives", "valid_acc:max,params:min", "--strategies", "rs,re", "--seeds", "1",
@@ -132,8 +136,8 @@ def test_tiny_live_multi_objective_campaign_and_its_resume(tmp_path, capsys, mon
     assert document["true_front_size"] is None and len(document["ref_point"]) == 2
     assert [r["strategy"] for r in document["results"]] == ["rs", "re"]
     for result in document["results"]:
-        assert tuple(result) == MO_JSON_FIELDS and result["seeds"] == 1 and result["budget"] == 4
-        assert result["hypervolume_ratio_at"] == {"4": None, "50": None, "100": None, "150": None}
+        assert tuple(result) == result_fields(2) and result["seeds"] == 1 and result["budget"] == 4
+        assert result["hypervolume_ratio_at"] == {"2": None, "4": None}
         assert result["found_front_fraction"] is None and result["seconds_per_query"] >= 0
     for name in ("trajectories.csv", "pareto.csv", "pareto.png", "hypervolume.png", "summary.md", "run.json",
                  "records.h5"):
@@ -156,7 +160,7 @@ def test_tiny_live_multi_objective_campaign_and_its_resume(tmp_path, capsys, mon
     # killed while `re` ran: its checkpoint and the report are missing, every record is kept
     for path in [*out.glob(".checkpoints/re-*.csv"), out / "trajectories.csv", out / "run.json"]:
         path.unlink()
-    monkeypatch.setattr(LiveObjective, "_train", lambda *a, **k: pytest.fail("a recorded network was trained again"))
+    monkeypatch.setattr(LiveOracle, "_train", lambda *a, **k: pytest.fail("a recorded network was trained again"))
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["results"][0] == document["results"][0]
     pd.testing.assert_frame_equal(pd.read_csv(out / "trajectories.csv").drop(columns="simulated_seconds"),
@@ -166,13 +170,14 @@ def test_tiny_live_multi_objective_campaign_and_its_resume(tmp_path, capsys, mon
 @pytest.mark.parametrize("args, needle", [
     (["--objectives", "valid_acc:max,nope:min"], "unknown column 'nope' for a live campaign"),
     (["--objectives", "valid_acc:max,params:min", "--constraint", "params=<3"], "malformed constraint"),
-    (["--objectives", "valid_acc:max,params:min", "--constraint", "params<=1"], "no architecture of space nb201"),
+    (["--objectives", "valid_acc:max,params:min", "--constraint", "params<=1"], "no architecture satisfies params<=1"),
     (["--objectives", "valid_acc:max,params:min", "--ref-point", "90"], "needs 2 values"),
     (["--objectives", "valid_acc:max,params:min", "--budget", "100000"], "exceeds the 6466 distinct"),
-    (["--objectives", "valid_acc:max,params:min", "--workers", "2"], "single-objective options"),
-    (["--objectives", "valid_acc:max,params:min", "--strategies", "tpe"], "unknown multi-objective strategy"),
-    (["--objectives", "valid_acc:max,params:min", "--features", "zc"], "--features read a table"),
+    (["--objectives", "valid_acc:max,params:min", "--workers", "2"], "--workers trains several queries at once"),
+    (["--objectives", "valid_acc:max,params:min", "--strategies", "tpe"], "'tpe' serves one objective"),
+    (["--objectives", "valid_acc:max,params:min", "--features", "zc"], "--features: only for a table campaign"),
     (["--constraint", "params<=1e5"], "--metric is required"),
+    (["--objectives", ""], "no objective given"),
 ])
 def test_bad_live_multi_objective_input_fails_before_training(tmp_path, capsys, args, needle):
     out = tmp_path / "o"
@@ -186,8 +191,6 @@ def test_live_bo_and_nsga2_under_constraints(tmp_path, capsys, one_torch_thread)
     """bo and nsga2 live, three objectives: the exact constraint filters what is asked (nothing
     trained beyond it), the measured one is read from the record; one objective with a
     constraint reports the best feasible value, with null where an optimum would be needed."""
-    from surrogate.mo_report import SO_JSON_FIELDS
-
     out = tmp_path / "three"
     assert main(["search", *LIVE_MO, "--objectives", "valid_acc:max,params:min,latency_b1_ms:min", "--constraint",
                  "params<=25000", "--constraint", "train_seconds<=60", "--strategies", "bo,nsga2", "--seeds", "1",
@@ -204,7 +207,7 @@ def test_live_bo_and_nsga2_under_constraints(tmp_path, capsys, one_torch_thread)
     document = json.loads(capsys.readouterr().out)
     assert document["optimum"] is None
     for result in document["results"]:
-        assert tuple(result) == SO_JSON_FIELDS and result["found_optimum"] is None
+        assert tuple(result) == result_fields(1) and result["found_optimum"] is None
         assert set(result["regret_at"].values()) == {None}
     trajectories = pd.read_csv(out / "trajectories.csv")
     assert (trajectories.params <= 25000).all() and trajectories.best_so_far.notna().all()

@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from surrogate import pareto
+from surrogate.search import pareto, problem as specs
 from surrogate.errors import UsageError
-from surrogate.pareto import Constraint, Objective
+from surrogate.search.problem import Constraint, Objective
 
 
 def brute_non_dominated(Y: np.ndarray) -> np.ndarray:
@@ -31,39 +31,39 @@ small_sets = arrays(np.float64, st.tuples(st.integers(1, 25), st.integers(2, 3))
 
 # --- specs ----------------------------------------------------------------------------------------
 def test_parse_objectives():
-    objs = pareto.parse_objectives("valid_acc:max, params:min")
+    objs = specs.parse_objectives("valid_acc:max, params:min")
     assert objs == (Objective("valid_acc", True), Objective("params", False))
     assert [o.sign for o in objs] == [1.0, -1.0] and [str(o) for o in objs] == ["valid_acc:max", "params:min"]
-    assert pareto.parse_objectives(["a:min"]) == (Objective("a", False),)
+    assert specs.parse_objectives(["a:min"]) == (Objective("a", False),)
 
 
 @pytest.mark.parametrize("spec", ["valid_acc", "valid_acc:maximize", ":max", "a:max,a:min", "", "acc:max,params"])
 def test_parse_objectives_rejects(spec):
     with pytest.raises(UsageError):
-        pareto.parse_objectives(spec)
+        specs.parse_objectives(spec)
 
 
 def test_parse_constraint_and_feasibility():
-    c = pareto.parse_constraint("params <= 5e5")
+    c = specs.parse_constraint("params <= 5e5")
     assert c == Constraint("params", "<=", 5e5) and str(c) == "params<=500000"
     for text in ("params<=1234567.891", "latency_ms>0.1", "acc>=-3.25e-07"):
-        assert pareto.parse_constraint(str(pareto.parse_constraint(text))) == pareto.parse_constraint(text)
+        assert specs.parse_constraint(str(specs.parse_constraint(text))) == specs.parse_constraint(text)
     values = np.array([4e5, 5e5, 6e5, np.nan])
     np.testing.assert_array_equal(c.satisfied(values), [True, True, False, False])
-    np.testing.assert_array_equal(pareto.parse_constraint("params<5e5").satisfied(values), [True, False, False, False])
-    np.testing.assert_array_equal(pareto.parse_constraint("acc>=-1").slack(np.array([0.0, -3.0])), [-1.0, 2.0])
+    np.testing.assert_array_equal(specs.parse_constraint("params<5e5").satisfied(values), [True, False, False, False])
+    np.testing.assert_array_equal(specs.parse_constraint("acc>=-1").slack(np.array([0.0, -3.0])), [-1.0, 2.0])
     outcomes = np.array([[1.0, 4e5], [2.0, 6e5], [3.0, 5e5]])
-    ok = pareto.feasible(outcomes, ["acc", "params"], [c, pareto.parse_constraint("acc>1")])
+    ok = pareto.feasible(outcomes, ["acc", "params"], [c, specs.parse_constraint("acc>1")])
     np.testing.assert_array_equal(ok, [False, False, True])
     violation = pareto.violation(outcomes, ["acc", "params"], [c])
     assert violation[0] == 0 and violation[2] == 0 and violation[1] == pytest.approx(1e5)
-    assert pareto.violation(np.array([[5e5]]), ["params"], [pareto.parse_constraint("params<5e5")])[0] > 0
+    assert pareto.violation(np.array([[5e5]]), ["params"], [specs.parse_constraint("params<5e5")])[0] > 0
 
 
 @pytest.mark.parametrize("text", ["params", "params<=", "<=3", "params=<3", "params<=abc", "params<=inf", "a<=1<=2"])
 def test_parse_constraint_rejects(text):
     with pytest.raises(UsageError):
-        pareto.parse_constraint(text)
+        specs.parse_constraint(text)
 
 
 # --- dominance ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from surrogate.errors import UsageError
 from surrogate.models import MODELS
 from surrogate.nets import NETWORKS
 from surrogate.registry import Registry
-from surrogate.search import STRATEGIES
+from surrogate.search import STRATEGIES, Family
 from surrogate.spaces import SPACES
 from surrogate.supernet.network import SUPERNETS
 
@@ -55,3 +55,5 @@ def test_every_space_kind_has_a_network_and_a_supernet():
 def test_every_entry_loads(registry):
     for name in registry:
         assert callable(registry[name])
+        if isinstance(registry[name], Family):  # a strategy family's classes load too
+            assert all(member is None or callable(member) for member in registry[name].members())

@@ -21,7 +21,7 @@ def open_shared(config: JobConfig, storage: str, study_name: str):
     later workers check that they run the same job."""
     import optuna
 
-    from surrogate.distributed import open_storage
+    from surrogate.storage import open_storage
 
     rdb = open_storage(storage, heartbeat_interval=HEARTBEAT_SECONDS)
     with quiet_optuna():
@@ -76,7 +76,7 @@ class Shared:
     poll_seconds = 30.0
 
     def __init__(self, study, config: JobConfig, storage: str, study_name: str):
-        from surrogate.distributed import without_password
+        from surrogate.storage import without_password
 
         self.study, self.config = study, config
         self.where = {"storage": without_password(storage), "study": study_name}

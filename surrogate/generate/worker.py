@@ -95,7 +95,7 @@ class Worker:
         import optuna
         from optuna.trial import TrialState
 
-        from surrogate.distributed import POLL_SECONDS, fail_stale
+        from surrogate.storage import POLL_SECONDS, fail_stale
 
         trained, idle = 0, False
 

@@ -55,9 +55,8 @@ def _cost_model(spec: str, channels: int, cells: int, num_classes: int, input_sh
 def costs(space: Space | str, archs: np.ndarray, channels: int = 16, cells: int = 5, num_classes: int = 10,
           input_shape: tuple[int, int, int] = (3, 32, 32)) -> dict[str, np.ndarray]:
     """`params` and `flops` (MACs, batch 1) of each architecture's network; defaults are NB201/CIFAR-10's."""
-    from surrogate.encodings import get_encoding
-
     space = get_space(space)
     base, deltas = _cost_model(space.spec, channels, cells, num_classes, tuple(input_shape))
-    total = base + get_encoding("onehot", space)(archs) @ deltas
+    offsets = np.concatenate([[0], np.cumsum(space.num_choices)[:-1]])  # row of (decision, choice 0) in deltas
+    total = base + deltas[offsets + space.check(np.atleast_2d(archs))].sum(axis=1)  # integer counts: exact sums
     return {"params": total[:, 0], "flops": total[:, 1]}

@@ -28,6 +28,8 @@ class Strategy(ABC):
     """
 
     name = "strategy"
+    #: told outcome vectors over a `Problem`'s columns (`multiobjective.MultiObjectiveStrategy`), or one number
+    vector_outcomes = False
 
     def __init__(self, space: Space | str, seed: int | None = None):
         self.space = get_space(space)

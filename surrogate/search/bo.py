@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.stats import norm, rankdata
 import torch
 from botorch.acquisition import LogExpectedImprovement, UpperConfidenceBound
 
@@ -15,14 +14,36 @@ from surrogate.errors import UsageError
 from surrogate.models import get_model
 from surrogate.models.botorch_adapter import PredictorModel
 from surrogate.models.base import model_threads
+from surrogate.models import warp
 from surrogate.search.base import Strategy
 from surrogate.spaces import CellSpace, Space
 
-ACQUISITIONS = ("logei", "ucb", "ts")
-#: how observed values are shown to the model: "copula" maps their ranks to normal quantiles (as in
-#: HEBO / Salinas et al. 2020: a few diverged or collapsed networks at 10% accuracy no longer squash
-#: the differences at the top that the search is about); "raw" uses the values as they are.
-TARGETS = ("copula", "raw")
+#: BO's acquisitions by name, and what each serves: one objective, or several (and constraints,
+#: `multiobjective.MultiObjectiveBO`).
+ACQUISITIONS = {"logei": "one", "ucb": "one", "ts": "one", "ehvi": "several", "nehvi": "several", "parego": "several"}
+
+
+def bo_encoding(space: Space, problem=None, features: bool = False) -> str:
+    """BO's default encoding, for every kind of problem in one place (measured: one objective in
+    bench/results/predictors_zc.md, several objectives and constraints in bench/results/search_mo.md).
+    One objective: `path` on cell spaces (`onehot` on chains), `graf` beside feature columns on cell
+    spaces. A constrained single objective: `graf`. Several objectives: `graf`, or `onehot` beside
+    feature columns (the proxies then carry the structure graf summarises)."""
+    if problem is None or problem.plain:
+        cell = isinstance(space, CellSpace)
+        return "graf" if features and cell else ("path" if cell else "onehot")
+    if problem.m == 1 and not problem.measured_constraints:
+        return "graf"
+    return "onehot" if features else "graf"
+
+
+def check_acquisition(acq: str, serves: str) -> str:
+    if ACQUISITIONS.get(acq) != serves:
+        known = ", ".join(a for a, s in ACQUISITIONS.items() if s == serves)
+        raise UsageError(f"unknown acquisition {acq!r} for {serves} objective{'s' if serves == 'several' else ''} "
+                         f"(known: {known})")
+    return acq
+
 #: spaces up to this size are scored whole (one representative per isomorphism class).
 ENUMERATE_CANDIDATES = 200_000
 
@@ -49,18 +70,13 @@ class BayesianOptimization(Strategy):
                  features: Callable[[np.ndarray], np.ndarray] | None = None):
         super().__init__(space, seed)
         self.features = features
-        if acq not in ACQUISITIONS:
-            raise UsageError(f"unknown acquisition {acq!r} (known: {', '.join(ACQUISITIONS)})")
-        if encoding is None:
-            encoding = "path" if isinstance(self.space, CellSpace) else "onehot"
-        self.encoding = get_encoding(encoding, self.space)
+        check_acquisition(acq, "one")
+        self.encoding = get_encoding(encoding or bo_encoding(self.space, features=features is not None), self.space)
         params = {"seed": seed, **({"warm_start": True} if model == "gp" else {}), **(model_params or {})}
         self.predictor = get_model(model, **params)
         self.acq, self.init, self.beta = acq, init, beta
         self.pool_size, self.top_k, self.mutants = pool_size, top_k, mutants
-        if targets not in TARGETS:
-            raise UsageError(f"unknown target transform {targets!r} (known: {', '.join(TARGETS)})")
-        self.targets = targets
+        self.targets = warp.check_targets(targets)
         self._encoded: np.ndarray | None = None  # inputs of the candidate domain, computed once
 
     def inputs(self, archs: np.ndarray) -> np.ndarray:
@@ -93,16 +109,14 @@ class BayesianOptimization(Strategy):
 
     # --- the model ------------------------------------------------------------------------------
     def _fit(self) -> bool:
-        """Fit the predictor on the told values (copula-transformed) and, when asks are pending, on
+        """Fit the predictor on the told values (`targets`-transformed) and, when asks are pending, on
         those too with the model's own mean as their value (kriging believer): what a worker is
         still training pulls the acquisition away from itself without being counted as a result."""
         values = np.array(self.values, dtype=np.float64)
         ok = np.isfinite(values)
         if ok.sum() < max(self.init, 2) or np.ptp(values[ok]) == 0:
             return False
-        y = values[ok]
-        if self.targets == "copula":
-            y = norm.ppf(rankdata(y) / (len(y) + 1))
+        y = warp.targets(values[ok], self.targets)
         x = self.inputs(np.stack(self.archs)[ok])
         self.predictor.fit(x, y)
         self.best_value_ = float(y.max())

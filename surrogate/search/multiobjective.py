@@ -1,16 +1,15 @@
 """Multi-objective and constrained search: ask/tell strategies told an outcome *vector* per
 architecture (several objectives, and the columns constraints read).
 
-A `Problem` names the objectives (`COL:max`/`COL:min`), the constraints (`COL<=V`...) and which
-columns are known exactly from the architecture (params, FLOPs): those need no model, and a
-constraint on one filters the candidates before anything is asked. A measured column (accuracy,
-latency) is modelled by BO, and a constraint on one enters its acquisition as a probability of
-feasibility.
+The `Problem` (`surrogate.search.problem`) names the objectives, the constraints and which columns
+are known exactly from the architecture (params, FLOPs): those need no model, and a constraint on
+one filters the candidates before anything is asked. A measured column (accuracy, latency) is
+modelled by BO, and a constraint on one enters its acquisition as a probability of feasibility.
 
-Strategies, by name (`get_mo_strategy`): `bo` (BoTorch's qLogEHVI, qLogNEHVI or qLogNParEGO over
-every unseen class; constrained LogEI for one objective), `nsga2` (Optuna's NSGAIISampler), `re`
-(regularized evolution selecting by non-dominated rank and crowding distance, as Syne Tune's
-MO-RE) and `rs`.
+The `general` members of the strategy families (`surrogate.search.STRATEGIES`): `bo` (BoTorch's
+EHVI, qLogNEHVI or qLogNParEGO over every unseen class; constrained LogEI for one objective),
+`nsga2` (Optuna's NSGAIISampler), `re` (regularized evolution selecting by non-dominated rank and
+crowding distance, as Syne Tune's MO-RE) and `rs`.
 """
 
 from __future__ import annotations
@@ -37,90 +36,22 @@ from botorch.utils.multi_objective.box_decompositions.non_dominated import FastN
 from botorch.utils.sampling import sample_simplex
 from linear_operator.utils.warnings import NumericalWarning
 from optuna.trial import TrialState
-from scipy.stats import norm, rankdata
 from torch.distributions import Normal
 
-from surrogate import pareto
 from surrogate._io import quiet_optuna
 from surrogate.encodings import get_encoding
 from surrogate.errors import UsageError
 from surrogate.models import get_model
 from surrogate.models.base import model_threads
 from surrogate.models.botorch_adapter import PredictorModel
-from surrogate.pareto import Constraint, Objective
-from surrogate.registry import Registry
+from surrogate.models.warp import Warp, check_targets
+from surrogate.search import pareto
 from surrogate.search.base import RandomSearch, Strategy
-from surrogate.search.bo import BayesianOptimization
+from surrogate.search.bo import ACQUISITIONS, BayesianOptimization, bo_encoding, check_acquisition
 from surrogate.search.evolution import RegularizedEvolution
+from surrogate.search.problem import Constraint, Problem
 from surrogate.search.tpe import OptunaStrategy
-from surrogate.spaces import ENUMERATE_LIMIT, Space
-
-
-# --- the problem ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Problem:
-    """Objectives, constraints, and the columns an architecture determines exactly.
-
-    Outcomes are told as one vector over `columns` (the objectives, then any other column a
-    constraint reads), in the columns' own units. `exact(archs)` returns the `exact_columns` of
-    each architecture, (n, len(exact_columns)); `ref_point` (objective units) fixes the
-    hypervolume reference, else BO infers one from what it has observed.
-    """
-
-    objectives: tuple[Objective, ...]
-    constraints: tuple[Constraint, ...] = ()
-    exact_columns: tuple[str, ...] = ()
-    exact: Callable[[np.ndarray], np.ndarray] | None = None
-    ref_point: tuple[float, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if not self.objectives:
-            raise UsageError("a problem needs at least one objective")
-        if self.exact_columns and self.exact is None:
-            raise UsageError("exact columns need the function that computes them")
-        if self.ref_point is not None and len(self.ref_point) != len(self.objectives):
-            raise UsageError(f"the reference point needs {len(self.objectives)} values, one per objective")
-
-    @classmethod
-    def parse(cls, objectives: str | Sequence[str], constraints: Sequence[str] = (), **kwargs) -> "Problem":
-        parsed = tuple(pareto.parse_constraint(c) for c in constraints)
-        return cls(pareto.parse_objectives(objectives), parsed, **kwargs)
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys([o.name for o in self.objectives] + [c.name for c in self.constraints]))
-
-    @property
-    def m(self) -> int:
-        return len(self.objectives)
-
-    @property
-    def signs(self) -> np.ndarray:
-        return np.array([o.sign for o in self.objectives])
-
-    @property
-    def exact_constraints(self) -> tuple[Constraint, ...]:
-        return tuple(c for c in self.constraints if c.name in self.exact_columns)
-
-    @property
-    def measured_constraints(self) -> tuple[Constraint, ...]:
-        return tuple(c for c in self.constraints if c.name not in self.exact_columns)
-
-    def objective_matrix(self, outcomes: np.ndarray) -> np.ndarray:
-        """(n, m) objectives in maximisation form from (n, len(columns)) outcomes."""
-        return np.atleast_2d(outcomes)[:, :self.m] * self.signs
-
-    def feasible(self, outcomes: np.ndarray) -> np.ndarray:
-        return pareto.feasible(outcomes, self.columns, self.constraints)
-
-    def violation(self, outcomes: np.ndarray) -> np.ndarray:
-        return pareto.violation(outcomes, self.columns, self.constraints)
-
-    def exactly_feasible(self, archs: np.ndarray) -> np.ndarray:
-        """Which architectures satisfy the constraints on exact columns (known before training)."""
-        if not self.exact_constraints:
-            return np.ones(len(archs), dtype=bool)
-        return pareto.feasible(self.exact(archs), self.exact_columns, self.exact_constraints)
+from surrogate.spaces import ENUMERATE_LIMIT, Space, get_space
 
 
 # --- vector tells on top of the single-objective protocol -----------------------------------------
@@ -133,6 +64,8 @@ class MultiObjectiveStrategy(Strategy):
     domain (`restrict` filters what it is given; without it the first ask filters the enumerated
     space), so nothing infeasible by construction is ever asked.
     """
+
+    vector_outcomes = True
 
     def __init__(self, space: Space | str, seed: int | None = None, problem: Problem | None = None, **params):
         if problem is None:
@@ -163,8 +96,7 @@ class MultiObjectiveStrategy(Strategy):
             raise UsageError(f"tell needs {len(columns)} values ({', '.join(columns)}), got {len(y)}")
         if self._key(arch) not in self._seen:
             self.outcomes.append(y)  # before the base's tell, so `observe` sees it as outcomes[-1]
-        scalar = self.problem.objective_matrix(y)[0, 0] if self.problem.feasible(y)[0] else np.nan
-        super().tell(arch, scalar)
+        super().tell(arch, float(self.problem.scalar(y)[0]))
 
     def outcome_matrix(self) -> np.ndarray:
         return np.stack(self.outcomes) if self.outcomes else np.zeros((0, len(self.problem.columns)))
@@ -210,45 +142,6 @@ class ConstrainedBO(MultiObjectiveStrategy, BayesianOptimization):
 
 
 # --- multi-objective BO ---------------------------------------------------------------------------
-ACQUISITIONS = ("ehvi", "nehvi", "parego")
-#: the GPs' default encoding, for multi-objective and constrained BO alike: `graf` (op counts and path
-#: structure). Measured on NB201 CIFAR-10 (bench/results/search_mo.md): under a params budget graf
-#: found the best feasible cell in 9/10 seeds within 100 queries, path in 6/10; on the fronts the
-#: two are within the seeds' spread.
-DEFAULT_ENCODING = "graf"
-#: multi-objective BO's encoding when its GPs also read feature columns (a table's zero-cost proxies):
-#: `onehot`. With the proxies, on NB201 CIFAR-10 vs params (10 seeds x 100, bench/results/search_mo.md)
-#: onehot reached a hypervolume ratio of 0.992, path 0.991, graf 0.987: the proxies carry the
-#: structure graf summarises, the one-hot the exact op on each edge. Constrained single-objective BO
-#: keeps graf (it found the best feasible cell sooner with it: median 34.5 vs 40.5 queries).
-FEATURES_ENCODING = "onehot"
-TARGETS = ("copula", "raw")
-
-
-class Warp:
-    """What a GP is fitted on: the observed values themselves (`raw`) or their ranks mapped to
-    normal quantiles (`copula`: HEBO; Salinas et al. 2020) — a few diverged networks at 10%
-    accuracy then no longer flatten the differences near the front that the search is about.
-
-    A monotone piecewise-linear map through the observed values, continued past them with the
-    slope of the `tail` outermost ones, so it also carries what was not observed (a reference
-    point, a constraint's bound) into the model's units. Dominance is unchanged by it."""
-
-    def __init__(self, y: np.ndarray, kind: str = "copula", tail: int = 5):  # y: two or more distinct values
-        y = np.asarray(y, dtype=np.float64)
-        x, first = np.unique(y, return_index=True)
-        z = x if kind == "raw" else norm.ppf(rankdata(y)[first] / (len(y) + 1))  # ties share a rank
-        k = min(tail, len(x) - 1)
-        self.x, self.z = x, z
-        self.low, self.high = (x[k] - x[0]) / (z[k] - z[0]), (x[-1] - x[-1 - k]) / (z[-1] - z[-1 - k])  # dx/dz
-
-    def __call__(self, values):
-        v = np.asarray(values, dtype=np.float64)
-        x, z = self.x, self.z
-        return np.where(v < x[0], z[0] + (v - x[0]) / self.low,
-                        np.where(v > x[-1], z[-1] + (v - x[-1]) / self.high, np.interp(v, x, z)))
-
-
 class _Leading(Model):
     """Reads only the first `d` input columns: the others carry the exact columns as outcomes."""
 
@@ -302,11 +195,10 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
     points, `parego` — qLogNParEGO (one random Chebyshev scalarisation per ask). One objective:
     qLogEI. Measured constraints enter as BoTorch constraints (a probability of feasibility).
     The reference point is the problem's, else inferred (`reference`). Pending asks are BoTorch's
-    `X_pending`. The GPs read `encoding` (default `DEFAULT_ENCODING`, or `FEATURES_ENCODING` with
-    features), then `features` when given (a function of architectures: a table's zero-cost proxies
-    by class, `features.ClassFeatures`), then the log exact columns when `cost_features`. The first
-    `init` asks are random. Each GP is fitted on `targets` (`Warp`); the acquisition then works in
-    the GPs' units, exact columns in their own.
+    `X_pending`. The GPs read `encoding` (default: `bo.bo_encoding`), then `features` when given (a
+    function of architectures: a table's zero-cost proxies by class, `features.ClassFeatures`), then the
+    log exact columns when `cost_features`. The first `init` asks are random. Each GP is fitted on
+    `targets` (`Warp`); the acquisition then works in the GPs' units, exact columns in their own.
     """
 
     name = "bo"
@@ -317,16 +209,12 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
                  model_params: dict | None = None, features: Callable[[np.ndarray], np.ndarray] | None = None):
         super().__init__(space, seed, problem)
         self.features = features
-        if acq not in ACQUISITIONS:
-            raise UsageError(f"unknown acquisition {acq!r} (known: {', '.join(ACQUISITIONS)})")
-        if targets not in TARGETS:
-            raise UsageError(f"unknown target transform {targets!r} (known: {', '.join(TARGETS)})")
-        self.targets, self.cost_features = targets, cost_features
+        check_acquisition(acq, "several")
+        self.targets, self.cost_features = check_targets(targets), cost_features
         self.warps: dict[str, Warp] = {}
         if init < 1 or mc_samples < 1:
             raise UsageError("init and mc_samples must be >= 1")
-        self.encoding = get_encoding(encoding or (DEFAULT_ENCODING if features is None else FEATURES_ENCODING),
-                                     self.space)
+        self.encoding = get_encoding(encoding or bo_encoding(self.space, problem, features is not None), self.space)
         self.acq, self.init, self.mc_samples, self.pool_size = acq, init, mc_samples, pool_size
         p = self.problem
         self.modelled = [c for c in p.columns if c not in p.exact_columns]
@@ -538,23 +426,15 @@ class NSGA2Search(MultiObjectiveStrategy, OptunaStrategy):
                 constraints=constraints))
 
 
-# --- by name --------------------------------------------------------------------------------------
+# --- the bo family's general member -------------------------------------------------------------
 def make_bo(space: Space | str, seed: int | None = None, problem: Problem | None = None, **params) -> Strategy:
-    """`bo`: the single-objective BO on the feasible classes when there is one objective and
-    every constraint is exact (a single-objective acquisition such as `ucb` is its own; the
-    multi-objective ones have nothing to do there); multi-objective / constrained BO otherwise."""
+    """`bo` beyond one unconstrained objective: the single-objective BO on the feasible classes when
+    there is one objective and every constraint is exact (a single-objective acquisition such as
+    `ucb` is its own; the multi-objective ones have nothing to do there); multi-objective /
+    constrained BO otherwise."""
     if problem is not None and problem.m == 1 and not problem.measured_constraints:
-        params = {k: v for k, v in params.items() if k != "mc_samples" and not (k == "acq" and v in ACQUISITIONS)}
-        return ConstrainedBO(space, seed, problem, **{"encoding": DEFAULT_ENCODING, **params})
+        params = {k: v for k, v in params.items()
+                  if k != "mc_samples" and not (k == "acq" and ACQUISITIONS.get(v) == "several")}
+        encoding = bo_encoding(get_space(space), problem, params.get("features") is not None)
+        return ConstrainedBO(space, seed, problem, **{"encoding": encoding, **params})
     return MultiObjectiveBO(space, seed, problem, **params)
-
-
-#: name -> factory `(space, seed=..., problem=..., **hyperparameters) -> Strategy`.
-MO_STRATEGIES: Registry[Callable[..., Strategy]] = Registry("multi-objective strategy", {
-    "bo": make_bo, "nsga2": NSGA2Search, "re": MORegularizedEvolution, "rs": MORandomSearch,
-})
-
-
-def get_mo_strategy(name: str, space: Space | str, problem: Problem, seed: int | None = None, **params) -> Strategy:
-    """Build multi-objective strategy `name` for `problem` on `space`."""
-    return MO_STRATEGIES[name](space, seed=seed, problem=problem, **params)

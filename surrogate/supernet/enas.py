@@ -28,8 +28,9 @@ from surrogate.train.data import Data
 def enas_search(config: SupernetConfig, data: Data, controller_lr: float = 3.5e-3, controller_steps: int = 20,
                 controller_batch: int = 8, entropy_weight: float = 1e-3, baseline_decay: float = 0.95,
                 derive_samples: int = 100, progress: bool = True) -> dict:
-    """Run ENAS; return the derived `arch`, its supernet `estimate`, the controller's mean reward per
-    epoch (`reward_history`) and `seconds`. The supernet is in `supernet`."""
+    """Run ENAS; return the derived `arch`, its supernet `estimate`, every distinct sample of the
+    final controller best estimate first (`ranking`), the controller's mean reward per epoch
+    (`reward_history`) and `seconds`. The supernet is in `supernet`."""
     from surrogate.train.trainer import resolve_device, seeded
 
     device = resolve_device(config.device)
@@ -69,9 +70,10 @@ def enas_search(config: SupernetConfig, data: Data, controller_lr: float = 3.5e-
     candidates = np.unique(drawn.numpy().astype(np.int64), axis=0)
     estimates = estimate(net, candidates, data, calib_batches=2, batch_size=config.batch_size, seed=config.seed,
                          device=device, progress=False)["acc"]
-    best = int(np.argmax(estimates))
-    return {"arch": candidates[best], "estimate": float(estimates[best]), "candidates": len(candidates),
-            "reward_history": rewards, "seconds": time.perf_counter() - start, "supernet": net}
+    order = np.argsort(-np.asarray(estimates), kind="stable")
+    return {"arch": candidates[order[0]], "estimate": float(estimates[order[0]]), "ranking": candidates[order],
+            "candidates": len(candidates), "reward_history": rewards, "seconds": time.perf_counter() - start,
+            "supernet": net}
 
 
 @torch.no_grad()

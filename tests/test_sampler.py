@@ -7,7 +7,7 @@ import optuna
 import pytest
 
 from surrogate.errors import UsageError
-from surrogate.optuna import CLAIM_ATTR, SurrogateSampler, arch_params, param_names, suggest_arch
+from surrogate.search.sampler import CLAIM_ATTR, SurrogateSampler, arch_params, param_names, suggest_arch
 from surrogate.spaces import get_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

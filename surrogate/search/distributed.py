@@ -5,7 +5,7 @@ Each worker process (on one or many machines) opens the same Optuna study in an 
 COMPLETE trials. Three mechanisms keep the campaign exact:
 
 * **No duplicates**: each worker's `SurrogateSampler` treats other workers' running trials as
-  pending and claims its arch before using it (see `surrogate.optuna`).
+  pending and claims its arch before using it (see `surrogate.search.sampler`).
 * **No lost trial**: workers record a heartbeat while a trial runs; a worker that dies mid-trial
   stops beating, the next worker that looks (busy or idle) fails the stale trial and Optuna's
   `RetryHeartbeatStaleTrialCallback` re-queues it as a WAITING trial with the same params, which
@@ -27,84 +27,52 @@ import argparse
 import json
 import math
 import os
-import random
 import socket
 import sys
 import time
-import warnings
 
 import optuna
-import sqlalchemy.exc
 from optuna.trial import FrozenTrial, TrialState
 
 from surrogate._io import quiet_optuna
 from surrogate.errors import UsageError
-from surrogate.objective import Objective, TabularObjective
-from surrogate.optuna import SurrogateSampler, suggest_arch
+from surrogate.search.oracle import Oracle, TableOracle
+from surrogate.search.problem import parse_objectives
+from surrogate.search.sampler import SurrogateSampler, suggest_arch
+from surrogate.storage import POLL_SECONDS, fail_stale, open_storage
 from surrogate.tabular import Table
 
-#: seconds an idle worker waits between looks at the study.
-POLL_SECONDS = 0.25
 _LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
 
 
-def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | None = None,
-                 max_retry: int = 3) -> optuna.storages.RDBStorage:
-    """An RDB storage with heartbeats and retry of stale trials (UsageError when unreachable)."""
-    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (optuna.exceptions.ExperimentalWarning, FutureWarning))
-        if retry is not None:  # optuna >= 4.9
-            callback = {"heartbeat_stale_trial_callback": retry(max_retry=max_retry)}
-        else:
-            callback = {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=max_retry)}
-        for _ in range(5):
-            try:
-                return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_interval,
-                                                  grace_period=grace_period, **callback)
-            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as err:
-                # workers racing to create the schema of a fresh database: one wins, the rest retry
-                failure = err
-                time.sleep(0.2 + random.random())
-            except Exception as err:  # sqlalchemy raises many kinds: bad URL, no driver, no server
-                failure = err
-                break
-    reason = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
-    raise UsageError(f"cannot open storage {without_password(url)!r}: {reason.replace(url, without_password(url))}")
-
-
-def without_password(url: str) -> str:
-    """The URL as it may appear in an error message or a provenance record (password as ***)."""
-    try:
-        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1] if "@" in url else url
-
-
-def run_worker(source: str | Objective, metric: str, strategy: str, storage: str, study_name: str, budget: int,
+def run_worker(source: str | Oracle, metric: str, strategy: str, storage: str, study_name: str, budget: int,
                seed: int | None = None, strategy_params: dict | None = None, simulate_seconds: float = 0.0,
                heartbeat_interval: int = 10, grace_period: int | None = None) -> int:
     """Evaluate archs in the shared study until it holds `budget` COMPLETE trials; return how many
-    this worker completed. `source` is the tabular benchmark's path (value: `metric`, maximised) or
-    any `Objective` (a `LiveObjective` trains each trial's architecture on this machine, into its
-    own records).
+    this worker completed. `metric` is the objective (`COL`, maximised, or `COL:min`/`COL:max`);
+    `source` is the tabular benchmark's path or any `Oracle` answering that column (a `LiveOracle`
+    trains each trial's architecture on this machine, into its own records).
 
     `simulate_seconds` sleeps in each trial, standing in for training. Archs absent from the table
     (or NaN there) end as FAIL trials, which do not count towards the budget.
     """
     if budget < 1:
         raise UsageError(f"budget must be at least 1, got {budget}")
-    target = source if isinstance(source, Objective) else TabularObjective(Table.read(source), metric)
+    (objective,) = parse_objectives(metric if ":" in metric else f"{metric}:max")
+    target = source if isinstance(source, Oracle) else TableOracle(Table.read(source), [objective.name])
     space = target.space
-    if isinstance(target, TabularObjective) and budget > target.classes_with_values():
-        raise UsageError(f"budget {budget} exceeds the {target.classes_with_values()} architecture classes "
-                         f"with a {metric!r} value")
+    problem = target.problem([str(objective)])
+    if budget > target.max_queries(problem):
+        raise UsageError(f"budget {budget} exceeds the {target.max_queries(problem)} architecture classes "
+                         f"with a {objective.name!r} value")
     sampler = SurrogateSampler(strategy, space=space, seed=seed, **(strategy_params or {}))
     rdb = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
-    study = optuna.create_study(storage=rdb, study_name=study_name, direction="maximize", sampler=sampler,
+    direction = "maximize" if objective.maximize else "minimize"
+    study = optuna.create_study(storage=rdb, study_name=study_name, direction=direction, sampler=sampler,
                                 load_if_exists=True)
-    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise UsageError(f"study {study_name!r} exists and minimises; campaigns maximise")
+    if study.direction.name.lower() != direction:
+        raise UsageError(f"study {study_name!r} exists and {study.direction.name.lower()}s {objective.name}; "
+                         f"this campaign {direction}s it")
 
     def objective(trial: optuna.Trial) -> float:
         if _surplus(study, trial.number, budget):
@@ -121,7 +89,7 @@ def run_worker(source: str | Objective, metric: str, strategy: str, storage: str
             return math.nan
         if target.clock:
             trial.set_user_attr("train_seconds", float(answer.seconds[0]))
-        return float(answer.values[0])
+        return float(answer.values[0, 0])
 
     completed = 0
 
@@ -147,19 +115,12 @@ def _surplus(study: optuna.Study, number: int, budget: int) -> bool:
     return sum(t.number < number for t in earlier) >= budget
 
 
-def fail_stale(study: optuna.Study) -> None:
-    """Fail trials whose worker stopped beating (runs the retry callback); Optuna only does this
-    when a worker starts a trial, and idle workers must notice too (here and in `surrogate generate`)."""
-    with quiet_optuna():
-        optuna.storages.fail_stale_trials(study)
-
-
-# --- `python -m surrogate.distributed` ------------------------------------------------------------
+# --- `python -m surrogate.search.distributed` ------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m surrogate.distributed",
+    parser = argparse.ArgumentParser(prog="python -m surrogate.search.distributed",
                                      description="One worker of a campaign shared through an Optuna RDB storage.")
     parser.add_argument("table", help="tabular benchmark (HDF5)")
-    parser.add_argument("--metric", required=True)
+    parser.add_argument("--metric", required=True, help="COL (maximised), COL:max or COL:min")
     parser.add_argument("--strategy", default="bo")
     parser.add_argument("--storage", required=True, help="SQLAlchemy URL, e.g. postgresql+psycopg2://user@host/db")
     parser.add_argument("--study", required=True)

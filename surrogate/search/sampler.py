@@ -17,7 +17,7 @@ Parameters outside that space (floats, ints, ...) come from an independent `Rand
 
 A multi-objective study (`optuna.create_study(directions=[...])`), or one whose trials set
 constraints (`trial.set_constraint(key, value)`, feasible where <= 0), is served by the strategy's
-multi-objective variant (`surrogate.search.multiobjective`: `bo`, `nsga2`, `re`, `rs`), told each
+general member of its family (`surrogate.search.STRATEGIES`: `bo`, `nsga2`, `re`, `rs`), told each
 completed trial's values (objectives named by the study's `metric_names`, else `objective_<i>`) and
 its constraints as measured columns (a trial lacking one counts as infeasible). A constraint key
 first seen rebuilds the strategy, which is then told the study again, as a new search space does.
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import optuna
@@ -48,11 +48,9 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from surrogate.errors import UsageError
-from surrogate.search import STRATEGIES, Strategy, get_strategy
+from surrogate.search import STRATEGIES, Strategy, family, get_strategy
+from surrogate.search.problem import Constraint, Problem, parse_objectives
 from surrogate.spaces import CategoricalSpace, Space, get_space
-
-if TYPE_CHECKING:  # BoTorch loads only when a multi-objective strategy is built
-    from surrogate.search.multiobjective import Problem
 
 #: system attr holding the arch (choice indices) a trial was given, written before it is used.
 CLAIM_ATTR = "surrogate:arch"
@@ -99,9 +97,7 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
 
     def __init__(self, strategy: str = "bo", space: Space | str | None = None, seed: int | None = None,
                  **strategy_params: Any):
-        if strategy not in STRATEGIES and strategy not in _mo().MO_STRATEGIES:  # now, not at the first trial
-            known = dict.fromkeys([*STRATEGIES, *_mo().MO_STRATEGIES])
-            raise UsageError(f"unknown strategy {strategy!r} (known: {', '.join(known)})")
+        STRATEGIES[strategy]  # an unknown name fails now, not at the first trial
         if "constraints_func" in strategy_params:
             raise UsageError("SurrogateSampler takes no constraints_func: call trial.set_constraint(key, value) "
                              "in the objective (feasible where value <= 0)")
@@ -168,25 +164,23 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
             self._problem, self.strategy = problem, None
 
     def _problem_of(self, study: optuna.Study) -> Problem | None:
-        """None for a single-objective study without constraints that a single-objective strategy
+        """None for a single-objective study without constraints that the strategy's plain member
         serves (as ever); else the study's directions and the constraint keys its completed trials
-        carry, for the multi-objective variant."""
+        carry, for the general member."""
         directions = study.directions
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         keys = sorted({key for t in trials for key in t.constraints})
-        if len(directions) == 1 and not keys and self.strategy_name in STRATEGIES:
+        if len(directions) == 1 and not keys and family(self.strategy_name).plain is not None:
             return None
-        from surrogate.pareto import Constraint, parse_objectives  # BoTorch: loaded only from here on
-
-        mo = _mo()
-        if self.strategy_name not in mo.MO_STRATEGIES:
+        if family(self.strategy_name).general is None:
             kind = "multi-objective" if len(directions) > 1 else "constrained"
+            general = ", ".join(n for n in STRATEGIES if family(n).general is not None)
             raise UsageError(f"strategy {self.strategy_name!r} is single-objective and cannot serve a {kind} study "
-                             f"(multi-objective strategies: {', '.join(mo.MO_STRATEGIES)})")
+                             f"(multi-objective strategies: {general})")
         names = study.metric_names or [f"objective_{i}" for i in range(len(directions))]
         objectives = parse_objectives([f"{name}:{'max' if d == StudyDirection.MAXIMIZE else 'min'}"
                                        for name, d in zip(names, directions)])
-        return mo.Problem(objectives, tuple(Constraint(_CONSTRAINT + key, "<=", 0.0) for key in keys))
+        return Problem(objectives, tuple(Constraint(_CONSTRAINT + key, "<=", 0.0) for key in keys))
 
     def _use_space(self, search_space: dict[str, BaseDistribution]) -> None:
         """(Re)build the strategy when it is missing or, without a given space, the search space changed."""
@@ -205,11 +199,9 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
         self._told = set()
 
     def _make(self, space: Space, problem: Problem | None) -> Strategy:
-        """The single-objective strategy (no problem), or the multi-objective one for `problem`."""
+        """The family's plain member (no problem), or its general one for `problem`."""
         try:
-            if problem is None:
-                return get_strategy(self.strategy_name, space, seed=self.seed, **self.strategy_params)
-            return _mo().get_mo_strategy(self.strategy_name, space, problem, seed=self.seed, **self.strategy_params)
+            return get_strategy(self.strategy_name, space, seed=self.seed, problem=problem, **self.strategy_params)
         except TypeError as err:  # an unknown keyword
             variant = "" if problem is None else "multi-objective "
             raise UsageError(f"bad parameters for {variant}strategy {self.strategy_name!r}: {err}") from None
@@ -227,12 +219,12 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
         raise errors[0]
 
     def _variants(self) -> Iterator[Problem | None]:
-        """A problem per variant of the strategy (None: single-objective), lazily: BoTorch loads
-        only when the single-objective variant is missing or rejected."""
-        if self.strategy_name in STRATEGIES:
+        """A problem per member of the strategy's family (None: the plain one), lazily: BoTorch
+        loads only when the plain member is missing or rejected."""
+        if family(self.strategy_name).plain is not None:
             yield None
-        if self.strategy_name in _mo().MO_STRATEGIES:
-            yield _mo().Problem.parse(["objective_0:max", "objective_1:max"])
+        if family(self.strategy_name).general is not None:
+            yield Problem.parse(["objective_0:max", "objective_1:max"])
 
     def _ask(self, study: optuna.Study, trial: FrozenTrial) -> np.ndarray:
         """Sync, ask, claim; ask again while another trial claims the same class."""
@@ -307,13 +299,6 @@ class SurrogateSampler(optuna.samplers.BaseSampler):
             return []
         assert self.strategy is not None
         return [int(k) for k in self.strategy.space.canonical_ids(np.stack(archs))]
-
-
-def _mo():
-    """The multi-objective strategies' module, imported on first use (it loads BoTorch)."""
-    from surrogate.search import multiobjective
-
-    return multiobjective
 
 
 class _Missing:

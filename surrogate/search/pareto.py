@@ -1,104 +1,26 @@
-"""Pareto utilities for multi-objective search: objective and constraint specs, dominance,
-non-dominated sorting, crowding distance and hypervolume.
+"""Pareto utilities for multi-objective search: feasibility, dominance, non-dominated sorting,
+crowding distance and hypervolume.
 
 Every array function works on an (n, m) matrix in *maximisation form* (BoTorch's convention):
-a `min` objective enters negated (`Objective.sign`), so "larger is better" holds in every column.
+a `min` objective enters negated (`problem.Objective.sign`), so "larger is better" holds in every column.
 Dominance and hypervolume come from BoTorch (`is_non_dominated`, `DominatedPartitioning`,
 `infer_reference_point`); what is here is the glue, vectorised over architectures.
 """
 
 from __future__ import annotations
 
-import operator
-import re
-from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, TYPE_CHECKING
 
 import numpy as np
-import torch
-from botorch.utils.multi_objective.box_decompositions.dominated import DominatedPartitioning
-from botorch.utils.multi_objective.hypervolume import infer_reference_point
-from botorch.utils.multi_objective.pareto import is_non_dominated
 
 from surrogate.errors import UsageError
+
+if TYPE_CHECKING:
+    from surrogate.search.problem import Constraint
 
 #: BoTorch's rule (Ishibuchi et al. 2011): the reference point lies this share of each objective's
 #: range beyond the nadir of the front.
 REF_MARGIN = 0.1
-
-
-# --- specs ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Objective:
-    """A column to maximise or minimise."""
-
-    name: str
-    maximize: bool
-
-    @property
-    def sign(self) -> float:
-        return 1.0 if self.maximize else -1.0
-
-    def __str__(self) -> str:
-        return f"{self.name}:{'max' if self.maximize else 'min'}"
-
-
-def parse_objectives(spec: str | Sequence[str]) -> tuple[Objective, ...]:
-    """`"valid_acc:max,params:min"` (or a list of such items) -> objectives, in order."""
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    objectives = []
-    for item in items:
-        name, _, direction = (part.strip() for part in str(item).rpartition(":"))
-        if not name or direction not in ("max", "min"):
-            raise UsageError(f"malformed objective {str(item).strip()!r}: write COL:max or COL:min")
-        objectives.append(Objective(name, direction == "max"))
-    names = [o.name for o in objectives]
-    if not objectives:
-        raise UsageError("no objective given: write e.g. --objectives valid_acc:max,params:min")
-    if len(set(names)) != len(names):
-        raise UsageError(f"an objective is named twice: {','.join(names)}")
-    return tuple(objectives)
-
-
-_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
-_CONSTRAINT = re.compile(r"^\s*([^<>=\s]+)\s*(<=|>=|<|>)\s*([^<>=\s]+)\s*$")
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """`name op bound`, e.g. `params<=1e6`; feasible where the comparison holds."""
-
-    name: str
-    op: str
-    bound: float
-
-    def __str__(self) -> str:
-        bound = repr(self.bound)  # the shortest text that parses back to the same float
-        return f"{self.name}{self.op}{bound[:-2] if bound.endswith('.0') else bound}"
-
-    def satisfied(self, values: np.ndarray) -> np.ndarray:
-        """Exact feasibility (NaN is infeasible)."""
-        values = np.asarray(values, dtype=np.float64)
-        return _OPS[self.op](values, self.bound) & ~np.isnan(values)
-
-    def slack(self, values):
-        """BoTorch's constraint convention: <= 0 where feasible (works on arrays and tensors)."""
-        return values - self.bound if self.op in ("<=", "<") else self.bound - values
-
-
-def parse_constraint(text: str) -> Constraint:
-    """`"params<=5e5"`, `"latency_ms < 3"`, `"valid_acc>=70"` -> Constraint."""
-    match = _CONSTRAINT.match(str(text))
-    if not match:
-        raise UsageError(f"malformed constraint {text!r}: write COL<=V, COL>=V, COL<V or COL>V")
-    name, op, bound = match.groups()
-    try:
-        value = float(bound)
-    except ValueError:
-        raise UsageError(f"malformed constraint {text!r}: {bound!r} is not a number") from None
-    if not np.isfinite(value):
-        raise UsageError(f"constraint {text!r}: the bound must be finite")
-    return Constraint(name, op, value)
 
 
 def feasible(values: np.ndarray, columns: Sequence[str], constraints: Sequence[Constraint]) -> np.ndarray:
@@ -122,13 +44,17 @@ def violation(values: np.ndarray, columns: Sequence[str], constraints: Sequence[
 
 
 # --- dominance ------------------------------------------------------------------------------------
-def _tensor(Y: np.ndarray) -> torch.Tensor:
+def _tensor(Y: np.ndarray):
+    import torch
+
     return torch.as_tensor(np.asarray(Y, dtype=np.float64).reshape(len(Y), -1))
 
 
 def non_dominated(Y: np.ndarray) -> np.ndarray:
     """Mask of the rows no other row dominates (maximisation). Equal rows are all kept; a row with
     a NaN is dominated."""
+    from botorch.utils.multi_objective.pareto import is_non_dominated  # BoTorch loads when a front is asked for
+
     Y = np.asarray(Y, dtype=np.float64)
     if len(Y) == 0:
         return np.zeros(0, dtype=bool)
@@ -182,6 +108,8 @@ def hypervolume(Y: np.ndarray, ref: np.ndarray) -> float:
     if len(Y) == 0:
         return 0.0
     Y = Y[non_dominated(Y)]
+    from botorch.utils.multi_objective.box_decompositions.dominated import DominatedPartitioning
+
     return float(DominatedPartitioning(ref_point=_tensor(ref[None])[0], Y=_tensor(Y)).compute_hypervolume())
 
 
@@ -204,6 +132,8 @@ def reference_point(front: np.ndarray, scale: float = REF_MARGIN) -> np.ndarray:
     front = np.asarray(front, dtype=np.float64)
     if len(front) == 0:
         raise UsageError("no feasible point to infer a reference point from")
+    from botorch.utils.multi_objective.hypervolume import infer_reference_point
+
     return infer_reference_point(_tensor(front), scale=scale).numpy()
 
 

@@ -1,0 +1,445 @@
+"""What answers a campaign's queries: one `Oracle` protocol behind every campaign.
+
+* `TableOracle`: every query is a lookup in a table, with a simulated training clock taken from
+  the table's time column;
+* `LiveOracle`: every query really trains the architecture with `surrogate generate`'s trainer and
+  journal (`DIR/records.h5`), so a killed campaign retrains nothing that finished, and an
+  architecture one run trained is reused by every other run (charged to each asker alike).
+
+An oracle answers an outcome matrix over the problem's columns and the seconds each query is
+charged (`Outcome`). One rule for isomorphs, everywhere: **the architecture asked is answered by
+its own record; where it has none (or it is NaN), by the mean of its isomorphism class's finite
+records** — what a user looking the architecture up in the table sees, and, since isomorphs
+compute the same function, the best estimate when the table lacks it. A live oracle records only
+the class's canonical member (the network it trains), so every member gets that record, and
+params and FLOPs are that network's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from abc import ABC, abstractmethod
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from surrogate.errors import UsageError
+from surrogate.features import COMPUTED, raw_feature
+from surrogate.search.problem import Problem
+from surrogate.spaces import ENUMERATE_LIMIT, Space, get_space
+from surrogate.tabular import Table
+
+#: spaces larger than this are not enumerated to count their classes (the space's size stands in).
+COUNT_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The outcome vectors of the asked architectures, (n, len(columns)) in the columns' units, and
+    the training seconds each is charged, (n,) (NaN: unknown)."""
+
+    values: np.ndarray
+    seconds: np.ndarray
+
+
+class Oracle(ABC):
+    """Answers queries over `columns`. `exact_columns` are known from the architecture alone
+    (`exact`, no training); `clock` says whether `Outcome.seconds` are meaningful; `fingerprint`
+    names what answers, so checkpoints of another oracle are never reused."""
+
+    space: Space
+    columns: tuple[str, ...]
+    exact_columns: tuple[str, ...] = ()
+    clock: bool = False
+    table: Table | None = None  # the table answering, if any (its columns are strategy features)
+
+    @abstractmethod
+    def evaluate(self, archs: np.ndarray) -> Outcome:
+        """The outcome of each architecture (a matrix of them), training them if need be."""
+
+    @abstractmethod
+    def exact(self, archs: np.ndarray) -> np.ndarray:
+        """(n, len(exact_columns)): the exact columns of each architecture."""
+
+    @property
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """A checksum of what answers queries (the table, or the training configuration)."""
+
+    @property
+    def dataset(self) -> str | None:
+        return None
+
+    def problem(self, objectives: Sequence[str], constraints: Sequence[str] = (),
+                ref_point: Sequence[float] | None = None) -> Problem:
+        """The `Problem` over this oracle's columns (its exact columns exact)."""
+        problem = Problem.parse(objectives, constraints, ref_point=None if ref_point is None else tuple(ref_point))
+        if problem.columns != self.columns:
+            raise UsageError(f"the oracle answers {', '.join(self.columns)}, the problem asks {', '.join(problem.columns)}")
+        return replace(problem, exact_columns=self.exact_columns, exact=self.exact if self.exact_columns else None)
+
+    def domain(self) -> np.ndarray | None:
+        """The architectures strategies may ask (a table that misses part of its space), or None."""
+        return None
+
+    @abstractmethod
+    def max_queries(self, problem: Problem) -> int:
+        """How many distinct classes a run can ask: those with finite objectives (a table) that
+        satisfy the exact constraints."""
+
+    def close(self) -> None:
+        """Release what answering holds (worker processes)."""
+
+
+# --- tables ---------------------------------------------------------------------------------------
+class TableOracle(Oracle):
+    """Answers from a table by the rule for isomorphs (module doc). Columns are the table's metrics
+    (last epoch, mean over seeds) or params/FLOPs computed from the network definition when it
+    lacks them; `time_column` (per-epoch seconds, summed) drives the simulated clock."""
+
+    def __init__(self, table: Table, columns: Sequence[str], time_column: str | None = None):
+        self.space = get_space(table.space)
+        self.table, self.columns = table, tuple(columns)
+        self.exact_columns = tuple(c for c in self.columns if c in COMPUTED)
+        ids = self.space.canonical_ids(table.archs)
+        self.class_ids, self._inverse = np.unique(ids, return_inverse=True)
+        self._row = {arch.tobytes(): i for i, arch in enumerate(np.ascontiguousarray(table.archs, dtype=np.int64))}
+        self._filled: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.values = np.column_stack([self.column(c) for c in self.columns]) if self.columns else np.zeros((table.n, 0))
+        self.seconds = total_seconds(table, time_column) if time_column else None
+        self.clock = self.seconds is not None
+
+    def column(self, name: str) -> np.ndarray:
+        """Column `name` of every row of the table, NaN rows filled with their class's mean."""
+        return self._fill(name)[0]
+
+    def _fill(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows under the rule, mean of each class's finite records)."""
+        if name not in self._filled:
+            if name not in self.table.metrics and name not in COMPUTED:
+                raise UsageError(f"unknown metric {name!r}: not a column of the file "
+                                 f"({', '.join(self.table.metric_names)}) nor a computed one ({', '.join(COMPUTED)})")
+            own = raw_feature(self.table, name).astype(np.float64)
+            if np.isinf(own).any():
+                raise UsageError(f"column {name!r} holds infinite values (row {np.flatnonzero(np.isinf(own))[0] + 1})")
+            self._filled[name] = _fill_by_class(own, self._inverse, len(self.class_ids))
+        return self._filled[name]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.table.checksum()
+
+    @property
+    def dataset(self) -> str | None:
+        return self.table.attrs.get("dataset")
+
+    @cached_property
+    def covers_space(self) -> bool:
+        """Does the table hold every isomorphism class of its space (so strategies may roam freely)?"""
+        space = self.space
+        return space.size <= ENUMERATE_LIMIT and len(np.unique(space.canonical_ids(space.enumerate()))) == len(self.class_ids)
+
+    def domain(self) -> np.ndarray | None:
+        return None if self.covers_space else self.table.archs
+
+    def max_queries(self, problem: Problem) -> int:
+        ok = np.isfinite(self.values[:, :problem.m]).all(axis=1) & problem.exactly_feasible(self.table.archs)
+        return len(np.unique(self._inverse[ok]))
+
+    def lookup(self, name: str, archs: np.ndarray) -> np.ndarray:
+        """Column `name`'s value of each architecture under the rule for isomorphs (UsageError for
+        one whose class the table lacks)."""
+        rows, classes = self._locate(archs)
+        filled, means = self._fill(name)
+        return np.where(rows >= 0, filled[np.maximum(rows, 0)], means[classes])
+
+    def _locate(self, archs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(own row or -1, class position) of each architecture."""
+        archs = np.ascontiguousarray(np.atleast_2d(archs), dtype=np.int64)
+        ids = self.space.canonical_ids(archs)
+        k = np.minimum(np.searchsorted(self.class_ids, ids), len(self.class_ids) - 1)
+        missing = np.flatnonzero(self.class_ids[k] != ids)
+        if len(missing):
+            raise UsageError(f"{self.space.format(archs[missing[0]])} is not in the table (nor any isomorph)")
+        return np.array([self._row.get(a.tobytes(), -1) for a in archs], dtype=np.int64), k
+
+    def evaluate(self, archs: np.ndarray) -> Outcome:
+        rows, classes = self._locate(archs)
+        values = np.column_stack([np.where(rows >= 0, self._fill(c)[0][np.maximum(rows, 0)], self._fill(c)[1][classes])
+                                  for c in self.columns])
+        if self.seconds is None:
+            return Outcome(values, np.full(len(rows), np.nan))
+        seconds, means = _fill_by_class(self.seconds, self._inverse, len(self.class_ids))
+        return Outcome(values, np.where(rows >= 0, seconds[np.maximum(rows, 0)], means[classes]))
+
+    def exact(self, archs: np.ndarray) -> np.ndarray:
+        if not self.exact_columns:
+            return np.zeros((len(np.atleast_2d(archs)), 0))
+        return np.column_stack([self.lookup(c, archs) for c in self.exact_columns])
+
+
+def _fill_by_class(own: np.ndarray, inverse: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(`own` with non-finite rows replaced by their class's mean of finite rows, that mean per class)."""
+    finite = np.isfinite(own)
+    sums, counts = np.zeros(classes), np.zeros(classes)
+    np.add.at(sums, inverse[finite], own[finite])
+    np.add.at(counts, inverse[finite], 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return np.where(finite, own, means[inverse]), means
+
+
+def total_seconds(table: Table, name: str) -> np.ndarray:
+    """Training seconds per architecture: a per-epoch time column summed over epochs (mean over seeds)."""
+    if name not in table.metrics:
+        raise UsageError(f"unknown time column {name!r} (the file has: {', '.join(table.metric_names)})")
+    values = table.metrics[name]
+    return np.nanmean(values, axis=1).sum(axis=1) if values.shape[2] > 1 else np.nanmean(values[:, :, 0], axis=1)
+
+
+# --- live training --------------------------------------------------------------------------------
+#: the training seed of every live query: an architecture trained once serves every run that asks it.
+TRAIN_SEED = 0
+
+
+def live_columns() -> tuple[str, ...]:
+    """What a live outcome vector may hold: a training record's columns (a per-epoch metric read at
+    its last epoch; params, flops, latencies, `job_seconds`...) and `train_seconds` (the epochs'
+    seconds summed: the training alone, without evaluation and cost measurement)."""
+    from surrogate.generate.table import FINAL_METRICS
+    from surrogate.train.trainer import EPOCH_METRICS
+
+    return (*EPOCH_METRICS, *FINAL_METRICS, "train_seconds")
+
+
+class LiveOracle(Oracle):
+    """Trains each asked architecture (its class's canonical member) with `config` (a
+    `generate.JobConfig` without an architecture list), journaled under `root/<name>.parts` and
+    exported to `root/<name>` (`records.h5`). `workers` > 1 trains that many at once in spawned
+    processes. Outcomes are read from each record (module doc); the exact columns (params, flops)
+    are computed from the network definition before any training, the values the record then
+    holds. Seconds are each record's `job_seconds`."""
+
+    clock = True
+
+    def __init__(self, config, root: str | Path, columns: Sequence[str], data=None, data_dir: str | None = None,
+                 workers: int = 1, name: str = "records.h5", command: str = ""):
+        from surrogate.generate import Journal, journal_path
+
+        known = live_columns()
+        for column in columns:
+            if column not in known:
+                raise UsageError(f"unknown column {column!r} for a live campaign: a training record holds "
+                                 f"{', '.join(known)}")
+        self.space, self.config, self.columns = get_space(config.space), config, tuple(columns)
+        if self.space.size >= 2**63:
+            raise UsageError(f"space {self.space.spec} is too large for live campaigns (ids beyond int64)")
+        self.exact_columns = tuple(c for c in self.columns if c in COMPUTED)
+        self.workers, self.data_dir, self.command = workers, data_dir, command
+        self.out = Path(root) / name
+        self.journal = Journal(journal_path(self.out))
+        self._bound = False  # the journal is created by the first evaluation, not by checking options
+        self._data = data
+        self._worker = None
+        self._pool: ProcessPoolExecutor | None = None
+        self.trained = 0  # records this process trained (the rest were found in the journal)
+
+    @property
+    def fingerprint(self) -> str:
+        return "sha256:" + hashlib.sha256(json.dumps(self.config.stored(), sort_keys=True).encode()).hexdigest()
+
+    @property
+    def dataset(self) -> str | None:
+        return self.config.dataset
+
+    def max_queries(self, problem: Problem) -> int:
+        """Distinct classes of the space the strategies may ask (those satisfying the exact
+        constraints); the space's size when it is too large to count and nothing filters it."""
+        space = self.space
+        if not problem.exact_constraints and space.size > COUNT_LIMIT:
+            return int(space.size)
+        if space.size > ENUMERATE_LIMIT:
+            names = ", ".join(c.name for c in problem.exact_constraints)
+            raise UsageError(f"constraints on {names} filter the enumerated space, and space {space.spec} is too "
+                             "large to enumerate: constrain a measured column instead")
+        archs = space.enumerate()
+        return len(np.unique(space.canonical_ids(archs[problem.exactly_feasible(archs)])))
+
+    @staticmethod
+    def _read(record: dict, name: str) -> float:
+        if name == "train_seconds":
+            return float(np.sum(record["epoch_seconds"])) if "epoch_seconds" in record else np.nan
+        return float(np.asarray(record.get(name, np.nan), dtype=np.float64).reshape(-1)[-1])
+
+    def evaluate(self, archs: np.ndarray) -> Outcome:
+        archs = np.atleast_2d(archs)
+        records = self.records(archs)
+        values = np.array([[self._read(r, c) for c in self.columns] for r in records], dtype=np.float64)
+        if self.exact_columns:  # the exact function the strategies were told, bit for bit
+            values[:, [self.columns.index(c) for c in self.exact_columns]] = self.exact(archs)
+        return Outcome(values.reshape(len(records), len(self.columns)),
+                       np.array([self._read(r, "job_seconds") for r in records]))
+
+    def exact(self, archs: np.ndarray) -> np.ndarray:
+        if not self.exact_columns:
+            return np.zeros((len(np.atleast_2d(archs)), 0))
+        costs = self.network_costs(archs)
+        return np.column_stack([costs[c] for c in self.exact_columns])
+
+    def records(self, archs: np.ndarray) -> list[dict]:
+        """The training record of each architecture (its class's canonical member, trained now if no
+        record holds it yet): every per-epoch metric, the costs, `job_seconds` (generate's record)."""
+        archs = np.atleast_2d(self.space.check(archs))
+        if not self._bound:
+            self.journal.bind(self.config)
+            self._bound = True
+        keys = self.space.canonical_ids(archs).tolist()
+        canonical = self.space.canonicalize(archs)
+        missing = {k: a for k, a in zip(keys, canonical) if not self.journal.has((k, TRAIN_SEED))}
+        if missing:
+            self._train(missing)
+        return [self.journal.read((k, TRAIN_SEED)) for k in keys]
+
+    def network_costs(self, archs: np.ndarray) -> dict[str, np.ndarray]:
+        """`params` and `flops` of the networks `records` trains for `archs` (their classes' canonical
+        members), from the network definition alone: no training, the values the records will hold."""
+        from surrogate.nets.costs import costs
+
+        data = self.data()
+        return costs(self.space, self.space.canonicalize(np.atleast_2d(archs)), channels=self.config.channels,
+                     cells=self.config.cells, num_classes=data.num_classes, input_shape=tuple(data.input_shape))
+
+    def data(self):
+        """The dataset, loaded once."""
+        if self._data is None:
+            from surrogate.train.data import load
+
+            config = self.config
+            self._data = load(config.dataset, self.data_dir, config.subset, config.resolution)
+        return self._data
+
+    def _train(self, todo: dict[int, np.ndarray]) -> None:
+        """Train what no record holds yet; a pair another process is training is waited for."""
+        self.journal.reclaim_dead()
+        mine = [k for k in todo if self.journal.claim((k, TRAIN_SEED))]
+        try:
+            if self.workers > 1 and len(mine) > 1:
+                pool = self._processes()
+                futures = {k: pool.submit(_train_in_worker, todo[k]) for k in mine}
+                for k, future in futures.items():
+                    self._store(k, future.result())
+            else:
+                for k in mine:
+                    self._store(k, self._local().train_arch(todo[k]))
+        finally:
+            for k in mine:
+                self.journal.release((k, TRAIN_SEED))
+        for k in todo:  # claimed elsewhere: another process of this campaign trains it
+            while not self.journal.has((k, TRAIN_SEED)):
+                time.sleep(0.5)
+                if self.journal.reclaim_dead() and self.journal.claim((k, TRAIN_SEED)):
+                    try:
+                        self._store(k, self._local().train_arch(todo[k]))
+                    finally:
+                        self.journal.release((k, TRAIN_SEED))
+
+    def _store(self, key: int, record: dict) -> None:
+        self.journal.write((key, TRAIN_SEED), record)
+        self.trained += 1
+
+    def _local(self):
+        if self._worker is None:
+            self._worker = _ArchWorker(self.config, self.data_dir, self._data)
+        return self._worker
+
+    def _processes(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            import multiprocessing
+
+            from surrogate._io import default_threads
+
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start_worker,
+                                             initargs=(self.config, self.data_dir, default_threads(self.workers)))
+        return self._pool
+
+    def export(self) -> Table | None:
+        """Rebuild `records.h5` from the journal (atomically) and return it (None before any training)."""
+        from surrogate.generate import build_table
+
+        if not self.journal.records.is_dir():
+            return None
+        done = sorted(self.journal.done())
+        table = build_table({job: self.journal.read(job) for job in done}, self.config, self.command,
+                            source={"journal": str(self.journal.root)})
+        table.write(self.out)
+        return table
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+class _ArchWorker:
+    """The dataset on the device once, then architectures trained one after another."""
+
+    def __init__(self, config, data_dir: str | None, data=None):
+        from surrogate.generate import Worker
+
+        self.worker = Worker(config, data_dir, data)
+
+    def train_arch(self, arch: np.ndarray) -> dict:
+        from surrogate.generate import train_job
+
+        worker = self.worker
+        return train_job(worker.config, arch, TRAIN_SEED, worker.data, worker.device)
+
+
+_PROCESS_WORKER: _ArchWorker | None = None
+
+
+def _start_worker(config, data_dir: str | None, threads: int) -> None:
+    """A training process: dies with the campaign (even after a kill -9 of it), leaves Ctrl-C to
+    the campaign (which cancels the pool), and loads the dataset once."""
+    import signal
+
+    import torch
+
+    from surrogate._io import die_with_parent
+
+    global _PROCESS_WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
+    torch.set_num_threads(threads)
+    _PROCESS_WORKER = _ArchWorker(config, data_dir)
+
+
+def _train_in_worker(arch: np.ndarray) -> dict:
+    assert _PROCESS_WORKER is not None
+    return _PROCESS_WORKER.train_arch(arch)
+
+
+def live_config(space: str, dataset: str, epochs: int = 12, channels: int = 16, cells: int = 5, batch_size: int = 256,
+                device: str = "cpu", data_dir: str | None = None, subset: int | None = None,
+                resolution: int | None = None, validation: bool = False):
+    """The training configuration of a live campaign's queries (as `surrogate generate --test-at-end`
+    would train them, with no architecture list: the campaign chooses them), and the dataset loaded
+    once. Test accuracy is measured once, after the last epoch: the search never looks at it.
+    `validation=True`: the protocol that validates top picks (train on train+valid)."""
+    from surrogate.generate import make_config
+    from surrogate.train.data import with_valid_in_train
+
+    config, data = make_config(space, dataset, archs="1", epochs=epochs, channels=channels, cells=cells,
+                               batch_size=batch_size, device=device, data_dir=data_dir, subset=subset,
+                               resolution=resolution, test_at_end=True)
+    if validation:
+        data = with_valid_in_train(data)
+        config = replace(config, split=data.split, train_on_valid=True)
+    return replace(config, archs=[]), data
