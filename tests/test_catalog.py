@@ -141,3 +141,16 @@ def test_no_command_writes_a_shipped_table_whatever_path_names_it(package_copy, 
     assert sorted(p.name for p in package_copy.iterdir()) == ["nb201_digits.h5"]  # no journal, lock or parts
     assert main(["proxies", "nb201-digits"]) == 2  # by name
     _one_line(capsys, "a shipped dataset is read-only")
+
+
+def test_nb201_fmnist_provenance_lists_the_runs_it_merges():
+    """Its records come from two runs on two machines (issue 26: 19): the provenance says so."""
+    table = Table.read(catalog.resolve("nb201-fmnist"))
+    provenance = table.attrs["provenance"]
+    runs = provenance["runs"]
+    assert len(runs) == 2 and sum(r["pairs"] for r in runs) == provenance["jobs_done"] == 1250
+    for run in runs:
+        assert f"--workers {run['workers']}" in run["command"] and run["machine"] and run["torch_version"]
+    assert {r["torch_version"] for r in runs} == set(table.attrs["training_config"]["torch_version"].split(", "))
+    assert "workers" not in provenance and "merge" in provenance  # no count that contradicts the command
+    assert table.checksum() == catalog.SHIPPED["nb201-fmnist"].checksum  # attributes only: the content is as shipped
