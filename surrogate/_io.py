@@ -6,14 +6,21 @@
 * `run_record`: the provenance every result file carries (version, command, input and its checksum,
   seeds), so a number can always be traced to what produced it;
 * `quiet_optuna`: Optuna's per-trial INFO logs and experimental warnings off, here only;
-* `torch_threads` / `default_threads`: how many torch threads a piece of work should use.
+* `torch_threads` / `default_threads`: how many torch threads a piece of work should use;
+* `file_lock`: the exclusive OS lock every writer of an existing table holds (beside it, `FILE.lock`)
+  while it re-reads the file and writes it again, so concurrent writers never lose each other's work;
+* `die_with_parent`: a spawned worker process ends when its parent does (kill -9 included).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import sys
 import tempfile
+import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator, IO
@@ -157,6 +164,84 @@ def default_threads(workers: int) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     busy = int(os.getloadavg()[0] + 0.5) if hasattr(os, "getloadavg") else 0
     return max(1, min(cores // workers, (cores - busy) // workers))
+
+
+def check_rewritable(path: str | Path, flag: str = "", folders: tuple[str | Path, ...] = ()) -> None:
+    """Before any work: `path` (an existing file a command will replace atomically) can be rewritten,
+    i.e. the file is writable (not read-only, not immutable) and so is its folder (the temp file and
+    the lock go there), as are `folders` that exist (a journal beside it). One-line UsageError
+    naming `flag` otherwise."""
+    from surrogate.errors import UsageError
+
+    path = Path(path)
+    where = f"{flag} {path}" if flag else str(path)
+    if not os.access(path, os.W_OK):
+        raise UsageError(f"{where}: the file is not writable")
+    for folder in (path.parent, *map(Path, folders)):
+        if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"{where}: the folder {folder} is not writable")
+
+
+def lock_path(path: str | Path) -> Path:
+    """The lock file of `path`: `path` + `.lock`, beside it."""
+    return Path(str(path) + ".lock")
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive OS lock (`fcntl.flock`) on `lock_path(path)` for the block.
+
+    Every writer of an existing file (a column written into a table: `surrogate proxies`, `supernet
+    estimate --into`, `import --out` over a table) takes it, re-reads the file inside the block and
+    writes it there, so two writers never both read the old file and the last one's rename drops the
+    other's column. The kernel drops the lock when its holder dies (kill -9 included): no stale locks.
+    The lock file stays (removing it would let a waiter and a newcomer lock two different files).
+    `on_wait` is called once when another process holds the lock, before waiting for it. Not
+    reentrant: a process must not take the same lock twice (the second waits for ever)."""
+    import fcntl
+
+    fd = os.open(lock_path(path), os.O_RDONLY | os.O_CREAT, 0o666)  # flock needs no write access
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def die_with_parent(parent: int | None = None, poll_seconds: float = 1.0) -> None:
+    """Make this process (a spawned worker) die as soon as its parent process `parent` is gone.
+
+    Call it first thing in a worker's entry point or pool initializer, passing the parent's pid
+    (`os.getpid()` in the parent: a worker that starts after its parent died would otherwise watch
+    its new parent). On Linux the kernel sends SIGKILL when the parent dies (prctl
+    PR_SET_PDEATHSIG, via ctypes); a daemon thread that compares `os.getppid()` with `parent`
+    every `poll_seconds` is the fallback elsewhere, and catches a parent that died before the
+    prctl. So a kill -9 of a command never leaves its workers training on, orphaned. Caveat of the
+    prctl: the signal comes when the *thread* that spawned the worker ends, so spawn workers from a
+    thread that lives as long as they should (the main thread, or the pool's own)."""
+    parent = os.getppid() if parent is None else int(parent)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the watchdog alone
+            pass
+    if os.getppid() != parent:  # the parent died before the prctl took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def check_output_folder(out: str | Path, flag: str = "") -> None:

@@ -141,22 +141,41 @@ def markdown_table(summary: pd.DataFrame) -> str:
 
 
 def plot_kendall_tau(summary: pd.DataFrame, path: Path, title: str) -> None:
+    """kendall_tau.png: tau against the training-set size, one line per model/encoding; with a
+    single size, a dot plot (one row per model/encoding, the spread over seeds as a bar)."""
+    save_figure(kendall_tau_figure(summary, title), path)
+
+
+def kendall_tau_figure(summary: pd.DataFrame, title: str):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker  # noqa: F401  (matplotlib.ticker below)
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    sizes = sorted(summary.train_size.unique())
     # one colour per model, one line style and marker per encoding: 12 series stay tellable apart
     colours = {m: plt.cm.tab10(i % 10) for i, m in enumerate(summary.model.unique())}
     styles = {e: (["-", "--", ":", "-."][i % 4], "osD^v<>"[i % 7]) for i, e in enumerate(summary.encoding.unique())}
+    if len(sizes) == 1:  # every point at one x would overlap: a dot per model/encoding instead
+        rows = list(summary.groupby(["model", "encoding"], sort=False))
+        fig, ax = plt.subplots(figsize=(7, 1.2 + 0.35 * len(rows)))
+        for y, ((model, encoding), group) in enumerate(rows):
+            ax.errorbar(group.kendall_tau, [y] * len(group), xerr=group.kendall_tau_std, marker=styles[encoding][1],
+                        capsize=3, linestyle="none", color=colours[model])
+        ax.set_yticks(range(len(rows)), [f"{model} / {encoding}" for (model, encoding), _ in rows])
+        ax.invert_yaxis()  # the summary's order, top to bottom
+        ax.set_xlabel(f"Kendall tau on held-out classes ({sizes[0]} training architectures)")
+        ax.grid(alpha=0.3, axis="x")
+        ax.set_title(title)
+        fig.tight_layout()
+        return fig
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     for (model, encoding), group in summary.groupby(["model", "encoding"], sort=False):
         line, marker = styles[encoding]
         ax.errorbar(group.train_size, group.kendall_tau, yerr=group.kendall_tau_std, marker=marker, capsize=3,
                     linestyle=line, color=colours[model], label=f"{model} / {encoding}")
     ax.set_xscale("log")
-    sizes = sorted(summary.train_size.unique())
     ax.set_xticks(sizes, [str(s) for s in sizes])
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # log minor ticks collide with the sizes' labels
     ax.set_xlabel("training architectures")
@@ -165,7 +184,7 @@ def plot_kendall_tau(summary: pd.DataFrame, path: Path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    save_figure(fig, path)
+    return fig
 
 
 def write_report(bench: PredictorBenchmark, table: Table, results: pd.DataFrame, out: Path, source: str,

@@ -27,8 +27,13 @@ def _csv_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+#: the help of a FILE argument that is read: how a name and a path are told apart
+_TABLE_FILE = ("tabular .h5 file, or a shipped dataset name (surrogate datasets); an existing file wins over a "
+               "shipped name")
+
+
 def _read_table(name_or_path: str):
-    """A table FILE, or a shipped dataset by name (`surrogate datasets`)."""
+    """A table FILE, or a shipped dataset by name (`surrogate datasets`): an existing file wins."""
     from surrogate.catalog import resolve
     from surrogate.tabular import Table
 
@@ -42,13 +47,19 @@ def command_line(argv: Sequence[str] | None = None) -> str:
 
 # --- import -----------------------------------------------------------------------------------
 def _cmd_import(args: argparse.Namespace) -> int:
+    from surrogate._io import file_lock
     from surrogate.importer import read_csv_table
 
     _check_output_file(args.out, inputs=[args.csv])
     table = read_csv_table(args.csv, args.space, arch_column=args.arch_column,
                            metrics=_csv_list(args.metrics) if args.metrics else None, dataset=args.dataset)
     table.attrs["provenance"]["command"] = args.command_line
-    table.write(args.out)
+    dropped = table.attrs["provenance"].get("dropped_empty_columns")
+    if dropped:
+        print(f"surrogate: warning: {args.csv}: column(s) {', '.join(dropped)} hold no value in any row and are not "
+              "imported", file=sys.stderr)
+    with file_lock(args.out):
+        table.write(args.out)
     print(f"wrote {args.out}: {table.n} archs, {len(table.metrics)} metrics ({', '.join(table.metrics)})")
     return 0
 
@@ -57,12 +68,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_datasets(args: argparse.Namespace) -> int:
     import json
 
-    from surrogate.catalog import SHIPPED, describe, resolve
+    from surrogate.catalog import SHIPPED, describe
 
-    if args.path:
+    if args.path:  # a shipped name only: a local file of that name never stands in for it
         if args.path not in SHIPPED:
             raise UsageError(f"--path {args.path}: not a shipped dataset (shipped: {', '.join(SHIPPED)})")
-        print(resolve(args.path))
+        if not SHIPPED[args.path].path.is_file():
+            raise UsageError(f"--path {args.path}: its file {SHIPPED[args.path].path} is missing from this installation")
+        print(SHIPPED[args.path].path)
         return 0
     rows = describe()
     if args.json:
@@ -98,7 +111,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"metrics: {len(facts['metrics'])}")
     rows = [("name", "count", "seeds", "epochs", "min", "median", "max")]
     for name, m in facts["metrics"].items():
-        rows.append((name, str(m["count"]), str(m["seeds"]), str(m["epochs"]),
+        counts = m["seed_counts"]  # architectures per number of seeds recorded: "1: 750, 2: 250" when they differ
+        seeds = str(next(iter(counts))) if len(counts) == 1 else ", ".join(f"{k}: {n}" for k, n in counts.items())
+        rows.append((name, str(m["count"]), seeds or "0", str(m["epochs"]),
                      *(f"{m[k]:.4g}" for k in ("min", "median", "max"))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -164,22 +179,12 @@ def _cmd_bench_predictors(args: argparse.Namespace) -> int:
 
 # --- proxies ----------------------------------------------------------------------------------
 def _cmd_proxies(args: argparse.Namespace) -> int:
-    from surrogate.catalog import SHIPPED
-    from surrogate.proxies import check_dataset, check_proxies, config_for_table, fill_table
-    from surrogate.tabular import Table
-    from surrogate.train.trainer import resolve_device
+    from surrogate.proxies import fill_table, prepare
 
-    if args.file in SHIPPED and not os.path.exists(args.file):
-        raise UsageError(f"{args.file}: a shipped dataset is read-only; copy it first "
-                         f"(cp {SHIPPED[args.file].path} my.h5) and compute proxies into the copy")
-    proxies = check_proxies(_csv_list(args.proxies))
-    check_dataset(args.dataset)
-    if args.workers < 1:
-        raise UsageError("--workers must be >= 1")
-    table = Table.read(args.file)
-    config = config_for_table(table, args.dataset, batch_size=args.batch_size, channels=args.channels,
-                              cells=args.cells, seed=args.seed, grad_batch=args.grad_batch)
-    device = str(resolve_device(args.device))
+    proxies, config, device = prepare(args.file, _csv_list(args.proxies), args.dataset, workers=args.workers,
+                                      device=args.device, overwrite=args.overwrite, batch_size=args.batch_size,
+                                      channels=args.channels, cells=args.cells, seed=args.seed,
+                                      grad_batch=args.grad_batch)
     facts = fill_table(args.file, proxies, config, overwrite=args.overwrite, workers=args.workers, device=device,
                        data_dir=args.data_dir, progress=not args.no_progress, command=args.command_line)
     print(f"wrote {', '.join('zc_' + p for p in proxies)} into {args.file}: {facts['classes']} classes "
@@ -285,53 +290,19 @@ def _supernet_protocol(args: argparse.Namespace) -> dict:
 
 def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
     import torch
-    from scipy import stats
 
     from surrogate._io import default_threads
-    from surrogate.importer import file_sha256
-    from surrogate.catalog import SHIPPED
-    from surrogate.supernet.estimate import check_column, estimate, loss_column, write_estimates
-    from surrogate.supernet.spos import load_supernet
-    from surrogate.tabular import Table
-    from surrogate.train.data import load
-    from surrogate.train.trainer import resolve_device
+    from surrogate.supernet import estimate
 
-    if args.into in SHIPPED and not os.path.exists(args.into):
-        raise UsageError(f"--into {args.into}: a shipped dataset is read-only; copy it first "
-                         f"(cp {SHIPPED[args.into].path} my.h5) and estimate into the copy")
-    net, document = load_supernet(args.supernet)
-    config = document["config"]
-    table = Table.read(args.into)
-    if table.space != config["space"]:
-        raise UsageError(f"{args.into} holds space {table.space}, the supernet is of {config['space']}")
-    if table.n == 0:
-        raise UsageError(f"{args.into} holds no architectures")
-    check_column(table, args.column, args.overwrite)
-    data = load(config["dataset"], args.data_dir, config.get("subset"), config.get("resolution"))
-    if data.checksum != document["dataset_checksum"]:
-        raise UsageError(f"dataset {config['dataset']} here differs from the one the supernet was trained on "
-                         "(checksum mismatch)")
-    if table.attrs.get("dataset") not in (None, config["dataset"]):
-        print(f"surrogate: note: {args.into} records {table.attrs.get('dataset')}, the supernet was trained on "
-              f"{config['dataset']}", file=sys.stderr)
-    device = resolve_device(args.device)
+    plan = estimate.prepare(args.supernet, args.into, args.column, args.overwrite, args.calib_batches, args.data_dir,
+                            args.device)
+    for note in plan["notes"]:
+        print(f"surrogate: note: {note}", file=sys.stderr)
     torch.set_num_threads(default_threads(1))
-    estimates = estimate(net, table.archs, data, calib_batches=args.calib_batches, batch_size=config["batch_size"],
-                         seed=args.seed, device=device, progress=not args.no_progress)
-    provenance = {"method": document["method"], "training_config": config, "epochs_done": document["epochs_done"],
-                  "train_seconds": round(document["seconds"], 2), "dataset_checksum": document["dataset_checksum"],
-                  "checkpoint": str(args.supernet), "checkpoint_sha256": file_sha256(args.supernet),
-                  "calibration": {"batches": args.calib_batches, "batch_size": config["batch_size"], "seed": args.seed,
-                                  "split": "train"},
-                  "evaluated_on": "valid", "loss_column": loss_column(args.column),
-                  "package_version": document["package_version"], "command": args.command_line}
-    write_estimates(table, args.into, args.column, estimates, provenance)
-    line = f"wrote {args.column} and {loss_column(args.column)} for {table.n} archs into {args.into}"
-    reference = next((m for m in table.metrics if m.endswith("valid_acc") and m != args.column), None)
-    if reference:
-        y = table.metric(reference)
-        ok = np.isfinite(y) & np.isfinite(estimates["acc"])
-        line += f" (Kendall tau against {reference}: {stats.kendalltau(estimates['acc'][ok], y[ok]).statistic:.3f})"
+    facts = estimate.run(plan, seed=args.seed, progress=not args.no_progress, command=args.command_line)
+    line = f"wrote {facts['column']} and {facts['loss_column']} for {facts['archs']} archs into {args.into}"
+    if facts["reference"]:
+        line += f" (Kendall tau against {facts['reference']}: {facts['tau']:.3f})"
     print(line)
     return 0
 
@@ -364,15 +335,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _check_output_file(out, inputs: Sequence[str] = ()) -> None:
-    """An output file that can be written and is none of the inputs, checked before any work."""
+    """An output file that can be written, is none of the inputs and no shipped table (by any path),
+    checked before any work."""
     from pathlib import Path
 
+    from surrogate.catalog import refuse_write
+
     out = Path(out)
+    refuse_write(out, "--out")
     if any(out.resolve() == Path(i).resolve() for i in inputs):
         raise UsageError(f"--out {out}: is one of the inputs; choose another file")
     if out.is_dir():
         raise UsageError(f"--out {out}: is a folder, expected a file")
     check_output_folder(out.parent, flag=f"--out {out}")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise UsageError(f"--out {out}: the file is not writable")
 
 
 # --- parser helpers -------------------------------------------------------------------------------
@@ -401,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="turn a CSV (one row per architecture) into a tabular HDF5 file")
     p.add_argument("csv")
     p.add_argument("--space", required=True, help="space spec, e.g. nb201 or categorical:8x3")
-    p.add_argument("--out", required=True, help="output .h5 file (written atomically)")
+    p.add_argument("--out", required=True, help="output .h5 file (written atomically; never a shipped table, "
+                   "by any path)")
     p.add_argument("--arch-column", default="arch", help="column holding arch strings (default: arch)")
     p.add_argument("--metrics", help="comma-separated metric columns (default: every other numeric column)")
     p.add_argument("--dataset", help="dataset name to record (default: the CSV's file name)")
@@ -409,11 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("datasets", help="list the tabular datasets the package ships (usable by name)")
     p.add_argument("--json", action="store_true", help="print a JSON list to stdout")
-    p.add_argument("--path", metavar="NAME", help="print the file of one shipped dataset (to copy it, say)")
+    p.add_argument("--path", metavar="NAME", help="print the file of the shipped dataset NAME (to copy it, say); "
+                   "shipped names only: a local file called NAME is never printed")
     p.set_defaults(run=_cmd_datasets)
 
     p = sub.add_parser("info", help="summarise a tabular HDF5 file")
-    p.add_argument("file", help="tabular .h5 file, or a shipped dataset name (surrogate datasets)")
+    p.add_argument("file", help=_TABLE_FILE)
     p.set_defaults(run=_cmd_info)
 
     p = sub.add_parser("demo", help="the main job on the embedded dataset: predictor benchmark and a search campaign")
@@ -518,7 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = supernet.add_parser("estimate", help="write the supernet's estimate of every architecture of a tabular file into it")
     p.add_argument("supernet", help="checkpoint from `surrogate supernet train`")
-    p.add_argument("--into", required=True, help="tabular .h5 file of the same space (rewritten atomically)")
+    p.add_argument("--into", required=True, help="tabular .h5 file of the same space (rewritten atomically, under "
+                   "its lock FILE.lock); a file path: shipped tables are read-only")
     p.add_argument("--column", default="supernet_acc", help="accuracy column to write (default: supernet_acc; "
                    "the validation loss goes to the matching _loss column)")
     p.add_argument("--overwrite", action="store_true", help="replace estimates this command wrote into --column before")
@@ -530,7 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_supernet_estimate)
 
     p = sub.add_parser("proxies", help="write zero-cost proxies (zc_<name> columns) into a tabular file (resumable)")
-    p.add_argument("file", help="tabular .h5 file (rewritten atomically; its journal is FILE.proxies/)")
+    p.add_argument("file", help="tabular .h5 file (rewritten atomically, under its lock FILE.lock; its journal, "
+                   "shared by concurrent runs, is FILE.proxies/); a file path: shipped tables are read-only")
     p.add_argument("--proxies", default="synflow,nwot,jacov,snip,grad_norm,fisher",
                    help="comma-separated: synflow, nwot, jacov, snip, grad_norm, fisher (default: all)")
     p.add_argument("--dataset", default="random",
@@ -551,7 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
     p = bench.add_parser("predictors", help="rank correlation of predictors x encodings x training-set sizes")
-    p.add_argument("file", help="tabular .h5 file, or a shipped dataset name (surrogate datasets)")
+    p.add_argument("file", help=_TABLE_FILE)
     p.add_argument("--metric", required=True, help="metric to predict, e.g. cifar10_valid_acc")
     p.add_argument("--models", default="gp,rf,svr,mlp",
                    help="gp, rf, svr, mlp, gbt, and supernet (the --supernet-column estimate, zero-shot)")

@@ -35,7 +35,8 @@ def read_csv_table(
     """Read `path` into a Table: `arch_column` holds arch strings of `space`; every other numeric
     column (any column with a number in it, minus identifier columns such as `index`; a stray
     non-number in it is an error) is a final-only, single-seed metric unless
-    `metrics` picks some. Errors name the offending row or column."""
+    `metrics` picks some. Errors name the offending row or column. Columns empty in every row are
+    not imported; their names go into the provenance (`dropped_empty_columns`) so the caller can say so."""
     space = get_space(space)
     path = Path(path)
     if not path.is_file():
@@ -51,7 +52,10 @@ def read_csv_table(
         if missing:
             raise UsageError(f"{path}: no column {missing[0]!r} (columns: {', '.join(map(str, frame.columns))})")
         names = list(metrics)
+        empty = []
     else:
+        empty = [str(c) for c in frame.columns if c != arch_column and str(c).lower() not in ID_COLUMNS
+                 and not str(c).startswith("Unnamed:") and frame[c].isna().all()]
         names = [c for c in frame.columns if c != arch_column and str(c).lower() not in ID_COLUMNS
                  and not str(c).startswith("Unnamed:") and pd.to_numeric(frame[c], errors="coerce").notna().any()]
         if not names:
@@ -88,5 +92,7 @@ def read_csv_table(
         "training_config": {},
         "provenance": {"source": path.name, "source_checksum": file_sha256(path), "imported_columns": names},
     }
+    if empty:
+        attrs["provenance"]["dropped_empty_columns"] = empty
     return Table(space=space.spec, archs=archs, arch_strings=np.array(space.format_many(archs), dtype=object),
                  metrics=values, attrs=attrs)

@@ -309,30 +309,51 @@ def load_data(config: ProxyConfig, data_dir: str | None = None):
     return load(config.dataset, data_dir, config.subset, config.resolution)
 
 
-# --- journal: one JSON line per finished class, fsynced; a torn last line is ignored -----------------
+def journal_root(table_path):
+    """The journal folder of a table: `FILE.proxies/`, beside it."""
+    from pathlib import Path
+
+    return Path(str(table_path) + ".proxies")
+
+
+# --- journal: one JSON line per finished (class, proxies), fsynced; a torn last line is ignored -------
 class ProxyJournal:
-    """`<table>.proxies/<config digest>.jsonl`, beside the table: kill and rerun resumes."""
+    """`<table>.proxies/<config digest>.jsonl`, beside the table: kill and rerun resumes, and
+    concurrent runs on one table share it. A line holds some proxies of one class (those its run
+    computed); reading merges the lines, so values are keyed by (class, proxy) whatever order runs
+    with different `--proxies` appended them in."""
 
     def __init__(self, table_path, config: ProxyConfig):
-        from pathlib import Path
-
-        self.root = Path(str(table_path) + ".proxies")
+        self.root = journal_root(table_path)
         self.path = self.root / f"{config.digest()}.jsonl"
         self.config = config
+        self._done: dict[int, dict[str, float]] = {}
+        self._offset = 0
 
     def read(self) -> dict[int, dict[str, float]]:
+        """Every journaled value, {class: {proxy: value}} (a fresh read of the whole file)."""
+        self._done, self._offset = {}, 0
+        return self.refresh()
+
+    def refresh(self) -> dict[int, dict[str, float]]:
+        """`read`, reading only what was appended since the last read (by this or another run)."""
         import json
 
-        done: dict[int, dict[str, float]] = {}
         if not self.path.exists():
-            return done
-        for line in self.path.read_text().splitlines():
+            return self._done
+        with open(self.path, "rb") as f:
+            f.seek(self._offset)
+            tail = f.read()
+        complete = tail[:tail.rfind(b"\n") + 1]  # a line still being written is read next time
+        self._offset += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
             try:
                 record = json.loads(line)
-                done[int(record["class"])] = {k: float(v) for k, v in record["values"].items()}
-            except (ValueError, KeyError, TypeError):
+                values = {str(k): float(v) for k, v in record["values"].items()}
+                self._done.setdefault(int(record["class"]), {}).update(values)
+            except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # a line torn by a kill: that class is computed again
-        return done
+        return self._done
 
     def open(self):
         import json
@@ -370,12 +391,68 @@ class ProxyJournal:
 
     @staticmethod
     def append(handle, class_id: int, values: dict[str, float], seconds: float = 0.0) -> None:
+        """One line, written with a single `write` to a handle opened for appending (O_APPEND), so
+        lines of concurrent runs never interleave."""
         import json
         import os
 
         handle.write(json.dumps({"class": int(class_id), "values": values, "seconds": round(seconds, 4)}) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+class ClassClaims:
+    """Which classes a run is scoring right now, shared by the runs on one table and configuration:
+    one byte-range lock (`fcntl.lockf`) per class on `<digest>.claims` in the journal folder. A run
+    scores only a class it holds, and only the proxies the journal lacks; a class held by another run
+    is left to it, and waited for only when nothing else is left, so two identical runs split the work
+    and different ones take turns per class. The kernel releases a killed run's claims. The lock's
+    byte is the class id modulo 2**40 (ids may be 64-bit hashes): a rare collision only makes a run
+    wait, never score twice or skip."""
+
+    def __init__(self, journal: ProxyJournal):
+        self.path = journal.path.with_suffix(".claims")
+        self.fd: int | None = None
+
+    def __enter__(self) -> "ClassClaims":
+        import os
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import os
+
+        if self.fd is not None:
+            os.close(self.fd)  # releases every claim still held
+            self.fd = None
+
+    def _lock(self, class_id: int, how: int) -> None:
+        import fcntl
+
+        fcntl.lockf(self.fd, how, 1, int(class_id) % (1 << 40))
+
+    def try_claim(self, class_id: int) -> bool:
+        import fcntl
+
+        try:
+            self._lock(class_id, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:  # held by another run
+            return False
+
+    def wait(self, class_id: int) -> None:
+        """Block until the run holding `class_id` lets it go, then hold it. Call it holding no other
+        claim (two runs each waiting for the other's would deadlock)."""
+        import fcntl
+
+        self._lock(class_id, fcntl.LOCK_EX)
+
+    def release(self, class_id: int) -> None:
+        import fcntl
+
+        self._lock(class_id, fcntl.LOCK_UN)
 
 
 # --- the shipped cache --------------------------------------------------------------------------------
@@ -433,10 +510,15 @@ def write_cache(path, config: ProxyConfig, values: dict[int, dict[str, float]], 
 _WORKER: dict = {}
 
 
-def _worker_init(config: dict, data_dir: str | None, threads: int, device: str) -> None:
-    """A scoring process's setup. On a GPU TF32 is switched off: TF32 convolutions move snip,
-    grad_norm and fisher by ~0.1% and jacov's ranking by ~1% against float32 on the CPU (measured on
-    506 NB201 classes, bench/results/proxies_gpu.md)."""
+def _worker_init(config: dict, data_dir: str | None, threads: int, device: str, parent: int | None = None) -> None:
+    """A scoring process's setup; a spawned one (`parent`: the pid of the process that spawned it)
+    dies with its parent. On a GPU TF32 is switched off: TF32 convolutions move snip, grad_norm and
+    fisher by ~0.1% and jacov's ranking by ~1% against float32 on the CPU (measured on 506 NB201
+    classes, bench/results/proxies_gpu.md)."""
+    if parent is not None:
+        from surrogate._io import die_with_parent
+
+        die_with_parent(parent)
     torch.set_num_threads(threads)
     if str(device).startswith("cuda"):
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
@@ -467,60 +549,140 @@ def score_on(config: ProxyConfig, arch: np.ndarray, x: torch.Tensor, y: torch.Te
 
 
 def compute(config: ProxyConfig, jobs: list[tuple[int, np.ndarray]], proxies: list[str], journal: ProxyJournal,
-            workers: int = 1, device: str = "cpu", data_dir: str | None = None, progress: bool = True) -> float:
+            workers: int = 1, device: str = "cpu", data_dir: str | None = None, progress: bool = True) -> dict:
     """Score every (class id, representative arch) of `jobs`, appending each to the journal as it
-    finishes; returns the compute seconds summed over classes."""
+    finishes. Classes are claimed (`ClassClaims`), so a concurrent run on the same table shares the
+    work: what it journals is not scored again here. Returns the compute seconds summed over the
+    classes scored here (`seconds`), how many they are (`computed`), and how many another run
+    journaled meanwhile (`shared`)."""
+    import os
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, wait
     from dataclasses import asdict
 
     from tqdm.auto import tqdm
 
     from surrogate._io import default_threads
 
+    facts = {"seconds": 0.0, "computed": 0, "shared": 0}
     if not jobs:
-        return 0.0
-    tasks = [(int(c), [int(v) for v in arch], list(proxies)) for c, arch in jobs]
+        return facts
     threads = default_threads(workers)
-    total = 0.0
-    with journal.open() as handle, tqdm(total=len(tasks), desc="proxies", unit="class", disable=not progress,
-                                        dynamic_ncols=True) as bar:
+    pending = deque((int(c), [int(v) for v in arch]) for c, arch in jobs)
+    in_flight: dict = {}  # future -> class id
+    pool = None
+    with journal.open() as handle, ClassClaims(journal) as claims, \
+            tqdm(total=len(pending), desc="proxies", unit="class", disable=not progress, dynamic_ncols=True) as bar:
+
+        def finish(class_id: int, values: dict[str, float], seconds: float) -> None:
+            journal.append(handle, class_id, values, seconds)
+            claims.release(class_id)
+            facts["seconds"] += seconds
+            facts["computed"] += 1
+            bar.update()
+
+        def start(class_id: int, arch: list[int]) -> None:
+            """Score a claimed class (the proxies the journal lacks), or let it go if another run did."""
+            missing = [p for p in proxies if p not in journal.refresh().get(class_id, {})]
+            if not missing:
+                claims.release(class_id)
+                facts["shared"] += 1
+                bar.update()
+            elif pool is None:
+                finish(*_worker_score((class_id, arch, missing)))
+            else:
+                in_flight[pool.submit(_worker_score, (class_id, arch, missing))] = class_id
+
         if workers <= 1:
             _worker_init(asdict(config), data_dir, threads, device)
-            results = map(_worker_score, tasks)
-            pool = None
         else:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_worker_init, initargs=(asdict(config), data_dir, threads, device))
-            results = pool.map(_worker_score, tasks, chunksize=4)
+                                       initializer=_worker_init,
+                                       initargs=(asdict(config), data_dir, threads, device, os.getpid()))
         try:
-            for class_id, values, seconds in results:
-                journal.append(handle, class_id, values, seconds)
-                total += seconds
-                bar.update()
+            while pending or in_flight:
+                for _ in range(len(pending)):  # claim what no other run holds, up to two tasks per worker
+                    if len(in_flight) >= 2 * max(workers, 1):
+                        break
+                    class_id, arch = pending.popleft()
+                    if claims.try_claim(class_id):
+                        start(class_id, arch)
+                    else:
+                        pending.append((class_id, arch))
+                if in_flight:
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        del in_flight[future]
+                        finish(*future.result())
+                elif pending:  # every class left is held by another run: wait for one, holding none
+                    class_id, arch = pending.popleft()
+                    claims.wait(class_id)
+                    start(class_id, arch)
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
-    return total
+    return facts
 
 
 # --- the command: fill zc_ columns of a table ---------------------------------------------------------
+def prepare(path, proxies: list[str], dataset: str = "random", workers: int = 1, device: str = "cpu",
+            overwrite: bool = False, batch_size: int | None = None, channels: int | None = None,
+            cells: int | None = None, seed: int = 0, grad_batch: int | None = None) -> tuple[list[str], ProxyConfig, str]:
+    """Every check of `surrogate proxies FILE`, before any work: FILE is an existing table, not a
+    shipped one (by name or by path), that can be rewritten (the file, its folder and its journal
+    folder writable); the proxies, dataset, workers, network and device are valid; no requested
+    column exists unless `overwrite`. Returns (proxies, configuration, device)."""
+    import os
+
+    from surrogate._io import check_rewritable
+    from surrogate.catalog import SHIPPED, refuse_write
+    from surrogate.tabular import Table
+    from surrogate.train.trainer import resolve_device
+
+    if str(path) in SHIPPED and not os.path.exists(path):
+        raise UsageError(f"{path}: a shipped dataset is read-only; copy it first "
+                         f"(cp \"$(surrogate datasets --path {path})\" my.h5) and compute proxies into the copy")
+    refuse_write(path)
+    proxies = check_proxies(proxies)
+    check_dataset(dataset)
+    if workers < 1:
+        raise UsageError("--workers must be >= 1")
+    table = Table.read(path)
+    check_rewritable(path, folders=(journal_root(path),))
+    config = config_for_table(table, dataset, batch_size=batch_size, channels=channels, cells=cells, seed=seed,
+                              grad_batch=grad_batch)
+    _check_columns(table, proxies, overwrite)
+    if table.n == 0:
+        raise UsageError(f"{path} holds no architectures")
+    return proxies, config, str(resolve_device(device))
+
+
+def _check_columns(table, proxies: list[str], overwrite: bool) -> None:
+    existing = [COLUMN_PREFIX + p for p in proxies if COLUMN_PREFIX + p in table.metrics]
+    if existing and not overwrite:
+        raise UsageError(f"column {existing[0]!r} exists: pass --overwrite to replace it")
+
+
 def fill_table(path, proxies: list[str], config: ProxyConfig, overwrite: bool = False, workers: int = 1,
                device: str = "cpu", data_dir: str | None = None, progress: bool = True, command: str = "") -> dict:
     """Write one `zc_<proxy>` column per proxy into the table at `path` (atomically), computing each
     isomorphism class once: from the shipped cache when the configuration matches, else from the
-    journal of an earlier run, else now. Returns a summary (counts, seconds)."""
+    journal of an earlier or concurrent run, else now. The table is re-read and written under its
+    lock (`_io.file_lock`), so concurrent writers of other columns keep theirs; a column another run
+    wrote meanwhile is kept when it holds the same values, else refused without `overwrite`.
+    Returns a summary (counts, seconds)."""
     import time
 
+    from surrogate._io import file_lock
     from surrogate.spaces import get_space
     from surrogate.tabular import Table
 
     table = Table.read(path)
     proxies = check_proxies(proxies)
-    existing = [COLUMN_PREFIX + p for p in proxies if COLUMN_PREFIX + p in table.metrics]
-    if existing and not overwrite:
-        raise UsageError(f"column {existing[0]!r} exists: pass --overwrite to replace it")
+    _check_columns(table, proxies, overwrite)
     if table.n == 0:
         raise UsageError(f"{path} holds no architectures")
     space = get_space(table.space)
@@ -546,28 +708,40 @@ def fill_table(path, proxies: list[str], config: ProxyConfig, overwrite: bool = 
     checksum = None if data is None else data.checksum
     del data  # workers load their own copy
     start = time.perf_counter()
-    compute_seconds = compute(config, jobs, proxies, journal, workers=workers, device=device, data_dir=data_dir,
-                              progress=progress)
+    done = compute(config, jobs, proxies, journal, workers=workers, device=device, data_dir=data_dir, progress=progress)
     wall = time.perf_counter() - start
     journaled = journal.read()
     for c, _ in jobs:
-        known[c] = journaled[c]
+        if all(p in journaled.get(c, {}) for p in proxies):
+            known[c] = journaled[c]
     missing = [c for c in classes.tolist() if c not in known]
     if missing:  # never write a column with holes
         raise UsageError(f"{len(missing)} class(es) have no proxy values; rerun to compute them")
     index = np.searchsorted(classes, ids)
-    out = table
-    for p in proxies:
-        column = np.array([known[c][p] for c in classes.tolist()], dtype=np.float64)[index]
-        out = out.with_metric(COLUMN_PREFIX + p, column)
-    recorded = dict(out.attrs.get("proxies") or {})
+    columns = {COLUMN_PREFIX + p: np.array([known[c][p] for c in classes.tolist()], dtype=np.float64)[index]
+               for p in proxies}
     facts = {"config": config.key(), "data_checksum": checksum, "classes": int(len(classes)), "from_cache": from_cache,
-             "from_journal": from_journal, "computed": len(jobs), "compute_seconds": round(compute_seconds, 2),
-             "wall_seconds": round(wall, 2), "command": command}
-    for p in proxies:
-        recorded[COLUMN_PREFIX + p] = facts
-    out.attrs["proxies"] = recorded
-    out.write(path)
+             "from_journal": from_journal + done["shared"], "computed": done["computed"],
+             "compute_seconds": round(done["seconds"], 2), "wall_seconds": round(wall, 2), "command": command}
+    with file_lock(path):  # re-read: another writer may have added columns since
+        current = Table.read(path)
+        if current.n != table.n or not np.array_equal(current.archs, table.archs):
+            raise UsageError(f"{path} was replaced by a table of other architectures while the proxies were "
+                             "computed; rerun")
+        recorded = dict(current.attrs.get("proxies") or {})
+        out = current
+        for name, column in columns.items():
+            if name in current.metrics and not overwrite:
+                if not (np.array_equal(current.metric(name), column, equal_nan=True)
+                        and (recorded.get(name) or {}).get("config") == facts["config"]):
+                    raise UsageError(f"column {name!r} was written by another run meanwhile, with other values; "
+                                     "pass --overwrite to replace it")
+                continue  # a concurrent identical run wrote exactly this column
+            out = out.with_metric(name, column)
+            recorded[name] = facts
+        if out is not current:
+            out.attrs["proxies"] = recorded
+            out.write(path)
     return facts
 
 

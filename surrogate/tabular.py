@@ -111,7 +111,11 @@ class Table:
 
     # --- files ----------------------------------------------------------------------------------
     def write(self, path: str | Path) -> None:
-        """Write atomically (`_io.atomic_path`): a killed write never leaves half a table."""
+        """Write atomically (`_io.atomic_path`): a killed write never leaves half a table. A shipped
+        table's file is never written (`catalog.refuse_write`), whatever path names it."""
+        from surrogate.catalog import refuse_write
+
+        refuse_write(path)
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
             f.attrs["schema_version"] = SCHEMA_VERSION
             f.attrs["space"] = self.space
@@ -156,8 +160,12 @@ class Table:
         except (OSError, KeyError, ValueError) as err:
             raise UsageError(f"{path}: unreadable or corrupt HDF5 file ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
         stored = table.attrs.get("checksum")
-        if stored != table.checksum():
+        checksum = table.checksum()
+        if stored != checksum:
             raise UsageError(f"{path}: checksum mismatch (file modified or corrupt)")
+        from surrogate.catalog import check_shipped
+
+        check_shipped(path, checksum)  # a shipped file holds exactly what it shipped with
         return table
 
 
@@ -173,13 +181,18 @@ def _as_metric(values: np.ndarray, n: int, name: str) -> np.ndarray:
 
 
 def describe(table: Table) -> dict:
-    """What `surrogate info` prints: per-metric counts and quantiles of the default vector."""
+    """What `surrogate info` prints: per-metric counts and quantiles of the default vector;
+    `seeds` is the array's seed axis, `seed_counts` how many architectures have records of k seeds
+    ({k: archs}, k >= 1: a table whose second seed covers a quarter of the cells says {1: 750, 2: 250})."""
     metrics = {}
     for name, values in table.metrics.items():
         v = table.metric(name)
         finite = v[~np.isnan(v)]
         q = np.quantile(finite, [0, 0.5, 1]) if len(finite) else [np.nan] * 3
+        per_arch = (~np.isnan(values)).any(axis=2).sum(axis=1)  # seeds with a record, per architecture
+        counts = np.bincount(per_arch, minlength=values.shape[1] + 1)
         metrics[name] = {"count": int(len(finite)), "seeds": values.shape[1], "epochs": values.shape[2],
+                         "seed_counts": {k: int(c) for k, c in enumerate(counts) if k and c},
                          "min": float(q[0]), "median": float(q[1]), "max": float(q[2])}
     return {"archs": table.n, "metrics": metrics, "package_version": table.attrs.get("package_version", ""),
             "checksum": table.checksum()}

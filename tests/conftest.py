@@ -30,3 +30,88 @@ def one_torch_thread(monkeypatch):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def read_only():
+    """`read_only(path)` makes a file or folder unwritable for this process, root included
+    (`chattr +i` as root, else chmod), undone after the test; skips where neither can."""
+    import os
+    import stat
+    import subprocess
+
+    undo = []
+
+    def make(path: Path) -> Path:
+        if os.geteuid() == 0:
+            done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+            if done.returncode != 0:
+                pytest.skip("cannot make a path read-only as root here (no chattr +i)")
+            undo.append(lambda: subprocess.run(["chattr", "-i", str(path)], check=True))
+        else:
+            mode = path.stat().st_mode
+            path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+            undo.append(lambda: path.chmod(mode))
+        assert not os.access(path, os.W_OK)
+        return path
+
+    yield make
+    for step in reversed(undo):
+        step()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children, ...), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def kill_and_check_all_die(proc, seconds: float = 10.0) -> None:
+    """kill -9 `proc` (a subprocess.Popen) and assert that every process below it dies within
+    `seconds` (survivors are killed, then reported)."""
+    import os
+    import signal
+    import time
+
+    below = descendants(proc.pid)
+    assert len(below) >= 2, "expected spawned workers below the command"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in below if alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"{len(left)} process(es) outlived the killed command"
+
+
+@pytest.fixture
+def process_tree():
+    """Helpers over /proc: `.alive(pid)`, `.descendants(pid)`, `.kill_and_check_all_die(proc)`."""
+    from types import SimpleNamespace
+
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc")
+    return SimpleNamespace(alive=alive, descendants=descendants, kill_and_check_all_die=kill_and_check_all_die)

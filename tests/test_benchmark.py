@@ -85,3 +85,24 @@ def test_default_encodings_are_those_the_space_has(tmp_path, capsys):
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     assert [r["encoding"] for r in doc["results"]] == ["onehot"]  # a chain has no DAG: no adjacency/path
+
+
+def test_kendall_tau_figure_with_one_training_size_is_a_dot_per_model_and_encoding(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from surrogate import benchmark
+
+    figures = []
+    monkeypatch.setattr(benchmark, "save_figure", lambda fig, path: figures.append(fig))
+    rows = [{"model": m, "encoding": e, "train_size": n, "kendall_tau": 0.5, "kendall_tau_std": 0.05}
+            for m in ("gp", "rf") for e in ("onehot", "path") for n in (100,)]
+    benchmark.plot_kendall_tau(pd.DataFrame(rows), tmp_path / "k.png", "toy")
+    ax = figures[-1].axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["gp / onehot", "gp / path", "rf / onehot", "rf / path"]
+    assert "100 training architectures" in ax.get_xlabel()
+    points = sorted(tuple(np.round(line.get_xydata()[0], 6)) for line in ax.lines if len(line.get_xydata()) == 1)
+    assert len({y for _, y in points}) == 4  # one row each: nothing overlaps
+    rows += [dict(r, train_size=200) for r in rows]  # several sizes: tau against the size, as before
+    benchmark.plot_kendall_tau(pd.DataFrame(rows), tmp_path / "k.png", "toy")
+    ax = figures[-1].axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "training architectures"

@@ -218,3 +218,29 @@ def test_multi_objective_search_writes_its_outputs(tmp_path, capsys):
     code, _, err = run(capsys, "search", "nb201", "--objectives", "cifar10_valid_acc:max,flops:min", "--strategies",
                        "rs,re", "--seeds", "2", "--budget", "20", "--out", str(out), "--no-progress")
     one_line_error(code, err, "holds another campaign")  # another campaign's folder is not mixed with this one
+
+
+def test_import_warns_about_a_column_it_drops_for_being_empty(tmp_path, capsys):
+    csv, out = tmp_path / "cat.csv", tmp_path / "cat.h5"
+    csv.write_text("arch,acc,latency,note\n01201201,1,,x\n22222222,3,,y\n")
+    code, stdout, err = run(capsys, "import", str(csv), "--space", "categorical:8x3", "--out", str(out))
+    assert code == 0 and "1 metrics (acc)" in stdout
+    assert err.count("\n") == 1 and err.startswith("surrogate: warning:") and "latency" in err and "note" not in err
+    assert Table.read(out).attrs["provenance"]["dropped_empty_columns"] == ["latency"]
+    csv.write_text("arch,acc\n01201201,1\n22222222,3\n")  # nothing dropped: nothing said
+    assert run(capsys, "import", str(csv), "--space", "categorical:8x3", "--out", str(out))[2] == ""
+
+
+def test_info_shows_how_many_architectures_have_each_seed_count(tmp_path, capsys):
+    space = get_space("categorical:8x3")
+    archs = np.unique(space.sample(40, 0), axis=0)[:8]
+    acc = np.full((8, 2, 3), np.nan)
+    acc[:, 0] = 50.0
+    acc[:2, 1] = 60.0  # a second seed for 2 of the 8
+    path = tmp_path / "t.h5"
+    Table(space.spec, archs, space.format_many(archs), {"acc": acc, "cost": np.ones(8)}).write(path)
+    code, stdout, _ = run(capsys, "info", str(path))
+    assert code == 0
+    rows = {line.split()[0]: line for line in stdout.splitlines() if line.startswith("  ")}
+    assert "1: 6, 2: 2" in rows["acc"]
+    assert rows["cost"].split()[1:3] == ["8", "1"]  # count 8, every one with 1 seed

@@ -242,3 +242,23 @@ def test_binary_archs_file_is_a_usage_error(tmp_path, capsys):
     blob.write_bytes(bytes(range(256)) * 4)
     assert main([*SMALL, "--archs", str(blob), "--out", str(tmp_path / "b.h5")]) == 2
     assert "not a text file of arch strings" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_kill_9_with_workers_leaves_no_worker_training(tmp_path, process_tree):
+    """A worker trains a pair of 400 epochs (about a minute); kill -9 of the command ends it at once."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "X.h5"
+    argv = [sys.executable, "-m", "surrogate.cli", "generate", "--space", "nb201", "--dataset", "digits", "--archs", "4",
+            "--epochs", "400", "--channels", "8", "--cells", "1", "--workers", "2", "--no-progress", "--out", str(out)]
+    proc = subprocess.Popen(argv, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    claims = tmp_path / "X.h5.parts" / "claims"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(claims.glob("*.lock")) if claims.exists() else []) < 2:
+        time.sleep(0.05)  # both workers training a pair
+    process_tree.kill_and_check_all_die(proc)

@@ -294,3 +294,90 @@ def test_the_cache_is_package_data():
 
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert '"tables/*.npz"' in pyproject and zc.CACHE_FILES == ("nb201_proxies.npz",)
+
+
+# --- concurrent runs on one table, unwritable files, workers killed with their parent (issue 26) -----
+def _proxies_argv(path, *extra):
+    return [sys.executable, "-m", "surrogate.cli", "proxies", str(path), "--channels", "4", "--cells", "1",
+            "--batch-size", "8", "--no-progress", *extra]
+
+
+def _together(*argvs):
+    """Start every command at once (real processes), wait for all: [(exit status, stdout, stderr)]."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for argv in argvs]
+    return [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+
+
+def _computed(stdout):
+    import re
+
+    return int(re.search(r", (\d+) computed in", stdout).group(1))
+
+
+def test_concurrent_runs_of_other_proxies_keep_both_columns(tmp_path):
+    path = _table(tmp_path / "t.h5", n=80)
+    results = _together(_proxies_argv(path, "--proxies", "synflow"), _proxies_argv(path, "--proxies", "nwot,snip"))
+    for code, out, err in results:
+        assert code == 0, err  # no KeyError, no lost column
+    table = Table.read(path)
+    assert {"zc_synflow", "zc_nwot", "zc_snip", "acc"} <= set(table.metrics)
+    config = zc.config_for_table(table, **TINY)
+    journaled = zc.ProxyJournal(path, config).read()  # merged by (class, proxy)
+    ids = get_space("nb201").canonical_ids(table.archs)
+    assert all({"synflow", "nwot", "snip"} <= set(journaled[int(c)]) for c in np.unique(ids))
+    row = 3
+    direct = score_arch(config, get_space("nb201").canonicalize(table.archs[row]), *make_batch(config))
+    for p in ("synflow", "nwot", "snip"):
+        assert table.metric(f"zc_{p}")[row] == pytest.approx(direct[p], rel=1e-6)
+
+
+def test_identical_concurrent_runs_share_the_work(tmp_path):
+    path = _table(tmp_path / "t.h5", n=80)
+    classes = len(np.unique(get_space("nb201").canonical_ids(Table.read(path).archs)))
+    results = _together(_proxies_argv(path, "--proxies", "synflow"), _proxies_argv(path, "--proxies", "synflow"))
+    for code, out, err in results:
+        assert code == 0, err  # the second writer finds the very column it computed: not an error
+    assert sum(_computed(out) for _, out, _ in results) == classes  # every class scored once, by one of them
+    assert np.isfinite(Table.read(path).metric("zc_synflow")).all()
+
+
+def test_a_journal_line_per_run_merges_by_class_and_proxy(tmp_path):
+    path = _table(tmp_path / "t.h5", n=5)
+    journal = zc.ProxyJournal(path, zc.config_for_table(Table.read(path), **TINY))
+    with journal.open() as handle:
+        journal.append(handle, 7, {"synflow": 1.0})
+        journal.append(handle, 7, {"nwot": 2.0})  # another run's proxy of the same class
+    assert journal.read() == {7: {"synflow": 1.0, "nwot": 2.0}}
+
+
+def test_an_unwritable_file_or_folder_is_refused_before_any_work(tmp_path, capsys, read_only):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    path = _table(folder / "t.h5", n=5)
+    read_only(folder)
+    assert main(["proxies", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the folder" in err and "is not writable" in err
+    assert not (folder / "t.h5.proxies").exists()
+    immutable = read_only(_table(tmp_path / "t.h5", n=5))
+    assert main(["proxies", str(immutable), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the file is not writable" in err
+    assert not (tmp_path / "t.h5.proxies").exists()  # refused before the journal, before any compute
+
+
+@pytest.mark.slow
+def test_kill_9_with_workers_leaves_no_process_behind(tmp_path, process_tree):
+    path = _table(tmp_path / "t.h5", n=400)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(_proxies_argv(path, "--workers", "2"), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    journal = path.with_name(path.name + ".proxies")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # both workers scoring
+        if journal.exists() and sum(len(f.read_text().splitlines()) for f in journal.glob("*.jsonl")) >= 10:
+            break
+        time.sleep(0.05)
+    process_tree.kill_and_check_all_die(proc, seconds=15)

@@ -285,6 +285,56 @@ def test_estimate_notes_a_file_of_another_dataset(trained, tmp_path, capsys):
     assert Table.read(h5).metrics["supernet_acc"].shape == (3, 1, 1)
 
 
+def test_estimate_into_an_unwritable_or_shipped_table_is_refused_before_any_work(trained, tmp_path, capsys,
+                                                                                 monkeypatch, read_only):
+    import shutil
+
+    from surrogate import catalog
+    from surrogate.supernet import estimate as module
+
+    monkeypatch.setattr(module, "estimate", lambda *a, **k: pytest.fail("estimated before refusing"))
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    nb201_table(folder / "t.h5", n=3)
+    read_only(folder)
+    code, _, err = run_cli(["supernet", "estimate", trained, "--into", folder / "t.h5", "--no-progress"], capsys)
+    assert_one_line_error(code, err, "is not writable")
+    immutable = tmp_path / "t.h5"
+    nb201_table(immutable, n=3)
+    read_only(immutable)
+    code, _, err = run_cli(["supernet", "estimate", trained, "--into", immutable, "--no-progress"], capsys)
+    assert_one_line_error(code, err, "the file is not writable")
+    tables = tmp_path / "package" / "tables"  # a copy of the package's table folder stands in for it
+    tables.mkdir(parents=True)
+    shutil.copy2(catalog.SHIPPED["nb201-digits"].path, tables / "nb201_digits.h5")
+    monkeypatch.setattr(catalog, "FOLDER", tables)
+    before = (tables / "nb201_digits.h5").read_bytes()
+    for into in (tables / "nb201_digits.h5", tables / ".." / "tables" / "nb201_digits.h5", "nb201-digits"):
+        code, _, err = run_cli(["supernet", "estimate", trained, "--into", into, "--no-progress"], capsys)
+        assert_one_line_error(code, err, "read-only")
+    assert (tables / "nb201_digits.h5").read_bytes() == before and len(list(tables.iterdir())) == 1
+
+
+def test_concurrent_estimate_and_proxies_keep_both_columns(trained, tmp_path):
+    """Two real processes write columns into one table: the lock and the re-read keep both."""
+    import os
+    import subprocess
+    import sys
+
+    h5 = tmp_path / "t.h5"
+    nb201_table(h5, n=60)
+    cli = [sys.executable, "-m", "surrogate.cli"]
+    argvs = [[*cli, "supernet", "estimate", str(trained), "--into", str(h5), "--calib-batches", "1", "--no-progress"],
+             [*cli, "proxies", str(h5), "--proxies", "synflow", "--channels", "2", "--cells", "1", "--no-progress"]]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    procs = [subprocess.Popen(a, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for a in argvs]
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    table = Table.read(h5)
+    assert {"valid_acc", "supernet_acc", "supernet_loss", "zc_synflow"} <= set(table.metrics)
+    assert set(table.attrs["supernet"]) == {"supernet_acc"} and set(table.attrs["proxies"]) == {"zc_synflow"}
+
+
 # --- 5. the checkpoint: finished, other settings, resume --------------------------------------------
 def test_rerun_on_a_finished_checkpoint_does_not_retrain(trained, tmp_path, capsys):
     path = tmp_path / "done.pt"

@@ -123,3 +123,16 @@ def test_crash_during_write_keeps_the_old_file(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.h5"]  # no temp file left
     assert Table.read(path).checksum() == original.checksum()
+
+
+def test_describe_counts_architectures_per_number_of_seeds():
+    archs = np.arange(18).reshape(3, 6) % 5
+    values = np.full((3, 3, 2), np.nan)
+    values[:, 0, 1] = 1.0
+    values[0, 1, 0] = 2.0  # seed 1 recorded at an earlier epoch only: still a seed with a record
+    values[0, 2, :] = 3.0
+    values[1, 1, 1] = 4.0
+    table = Table("nb201", archs, ["a", "b", "c"], {"m": values, "empty": np.full(3, np.nan)})
+    facts = describe(table)["metrics"]
+    assert facts["m"]["seed_counts"] == {1: 1, 2: 1, 3: 1} and facts["m"]["seeds"] == 3
+    assert facts["empty"]["seed_counts"] == {}

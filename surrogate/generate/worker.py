@@ -132,7 +132,11 @@ class Worker:
 
 
 def worker_process(config: dict, target: dict, data_dir: str | None, threads: int, parent: int) -> None:
-    """Entry point of a spawned worker; it stops when its parent is gone (killed) rather than run on."""
+    """Entry point of a spawned worker; it dies with its parent (`_io.die_with_parent`: a kill -9 of
+    the command ends its training at once; the pair it trained is claimed again by the next run)."""
+    from surrogate._io import die_with_parent
+
+    die_with_parent(parent)
     try:
         with torch_threads(threads):
             worker = Worker(JobConfig(**config), data_dir)

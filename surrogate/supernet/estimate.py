@@ -109,12 +109,93 @@ def check_column(table: Table, column: str, overwrite: bool = False) -> None:
 
 
 def write_estimates(table: Table, path: str | Path, column: str, estimates: dict[str, np.ndarray],
-                    provenance: dict) -> Table:
-    """Add (or replace) `column` (accuracy) and its loss column in `table` and write it to `path`
-    atomically; the supernet's training configuration goes into the `supernet` attribute."""
-    out = table.with_metric(column, estimates["acc"]).with_metric(loss_column(column), estimates["loss"])
-    recorded = dict(out.attrs.get("supernet") or {})
-    recorded[column] = provenance
-    out.attrs["supernet"] = recorded
-    out.write(path)
+                    provenance: dict, overwrite: bool = True) -> Table:
+    """Add (or replace) `column` (accuracy) and its loss column in the table at `path` and write it
+    atomically; the supernet's training configuration goes into the `supernet` attribute. The file
+    is re-read under its lock (`_io.file_lock`), so columns another writer added since `table` was
+    read are kept; `table` gives the architectures the estimates are of."""
+    from surrogate._io import file_lock
+
+    with file_lock(path):
+        current = Table.read(path)
+        if current.n != table.n or not np.array_equal(current.archs, table.archs):
+            raise UsageError(f"{path} was replaced by a table of other architectures during the estimate; rerun")
+        check_column(current, column, overwrite)  # another run may have written it meanwhile
+        out = current.with_metric(column, estimates["acc"]).with_metric(loss_column(column), estimates["loss"])
+        recorded = dict(out.attrs.get("supernet") or {})
+        recorded[column] = provenance
+        out.attrs["supernet"] = recorded
+        out.write(path)
     return out
+
+
+# --- the command: `surrogate supernet estimate SUPERNET --into FILE` ------------------------------------
+def prepare(supernet_path: str | Path, into: str | Path, column: str = "supernet_acc", overwrite: bool = False,
+            calib_batches: int = 4, data_dir: str | None = None, device: str = "cpu") -> dict:
+    """Every check of `supernet estimate`, before any work: a finished checkpoint; `into` an existing
+    table, not a shipped one (by name or path), that can be rewritten (file and folder writable), of
+    the supernet's space, with architectures; a column that is free (or this command's, with
+    `overwrite`); the dataset the supernet was trained on, present and identical. Returns the plan
+    `run` takes; its `notes` are worth telling the user (a table of another dataset)."""
+    import os
+
+    from surrogate._io import check_rewritable
+    from surrogate.catalog import SHIPPED, refuse_write
+    from surrogate.supernet.spos import load_supernet
+    from surrogate.train.data import load
+    from surrogate.train.trainer import resolve_device
+
+    if str(into) in SHIPPED and not os.path.exists(into):
+        raise UsageError(f"--into {into}: a shipped dataset is read-only; copy it first "
+                         f"(cp \"$(surrogate datasets --path {into})\" my.h5) and estimate into the copy")
+    refuse_write(into, "--into")
+    net, document = load_supernet(supernet_path)
+    config = document["config"]
+    table = Table.read(into)
+    check_rewritable(into, "--into")
+    if table.space != config["space"]:
+        raise UsageError(f"{into} holds space {table.space}, the supernet is of {config['space']}")
+    if table.n == 0:
+        raise UsageError(f"{into} holds no architectures")
+    check_column(table, column, overwrite)
+    if calib_batches < 1:
+        raise UsageError("need at least one calibration batch of at least 2 images (--calib-batches >= 1)")
+    data = load(config["dataset"], data_dir, config.get("subset"), config.get("resolution"))
+    if data.checksum != document["dataset_checksum"]:
+        raise UsageError(f"dataset {config['dataset']} here differs from the one the supernet was trained on "
+                         "(checksum mismatch)")
+    notes = []
+    if table.attrs.get("dataset") not in (None, config["dataset"]):
+        notes.append(f"{into} records {table.attrs.get('dataset')}, the supernet was trained on {config['dataset']}")
+    return {"net": net, "document": document, "table": table, "data": data, "device": resolve_device(device),
+            "supernet": str(supernet_path), "into": str(into), "column": column, "overwrite": overwrite,
+            "calib_batches": calib_batches, "notes": notes}
+
+
+def run(plan: dict, seed: int = 0, progress: bool = True, command: str = "") -> dict:
+    """Estimate every architecture of the plan's table and write the two columns with their
+    provenance. Returns what to tell the user: the columns, the number of architectures, and the
+    Kendall tau of the estimates against the table's `*valid_acc` column when it has one."""
+    from scipy import stats
+
+    from surrogate.importer import file_sha256
+
+    document, table, column = plan["document"], plan["table"], plan["column"]
+    config = document["config"]
+    estimates = estimate(plan["net"], table.archs, plan["data"], calib_batches=plan["calib_batches"],
+                         batch_size=config["batch_size"], seed=seed, device=plan["device"], progress=progress)
+    provenance = {"method": document["method"], "training_config": config, "epochs_done": document["epochs_done"],
+                  "train_seconds": round(document["seconds"], 2), "dataset_checksum": document["dataset_checksum"],
+                  "checkpoint": plan["supernet"], "checkpoint_sha256": file_sha256(plan["supernet"]),
+                  "calibration": {"batches": plan["calib_batches"], "batch_size": config["batch_size"], "seed": seed,
+                                  "split": "train"},
+                  "evaluated_on": "valid", "loss_column": loss_column(column),
+                  "package_version": document["package_version"], "command": command}
+    write_estimates(table, plan["into"], column, estimates, provenance, overwrite=plan["overwrite"])
+    facts = {"column": column, "loss_column": loss_column(column), "archs": table.n, "reference": None, "tau": None}
+    reference = next((m for m in table.metrics if m.endswith("valid_acc") and m != column), None)
+    if reference:
+        y = table.metric(reference)
+        ok = np.isfinite(y) & np.isfinite(estimates["acc"])
+        facts |= {"reference": reference, "tau": float(stats.kendalltau(estimates["acc"][ok], y[ok]).statistic)}
+    return facts
