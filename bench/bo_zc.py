@@ -11,8 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-import surrogate.campaign as campaign
 from surrogate.catalog import resolve
+from surrogate.search.campaign import Campaign
+from surrogate.search.oracle import TableOracle
+from surrogate.search.report import summarize
 from surrogate.tabular import Table
 
 
@@ -20,15 +22,15 @@ def main(table_name, metric, model, encoding, features="", seeds=20, budget=150)
     table = Table.read(resolve(table_name))
     names = [f for f in features.split(",") if f]  # [] = none, never the campaign's default
     init, acq = int(os.environ.get("BO_INIT", 10)), os.environ.get("BO_ACQ", "logei")
-    run = campaign.Campaign(metric, strategies=["bo"], budget=budget, seeds=seeds, model=model, encoding=encoding,
-                            init=init, acq=acq, features=names)
+    run = Campaign(objectives=[f"{metric}:max"], strategies=["bo"], budget=budget, seeds=seeds, model=model,
+                   encoding=encoding, init=init, acq=acq, features=names)
     tag = f"{Path(str(table_name)).stem}-{metric}-{model}-{encoding}-{features.replace(',', '+') or 'none'}"
     tag += "".join(f"-{k}{v}" for k, v, default in (("init", init, 10), ("acq", acq, "logei")) if v != default)
     folder = Path("runs/zc/bo") / tag
     folder.mkdir(parents=True, exist_ok=True)
-    trajectories = run.run(table, checkpoints=folder, progress=False)
-    objective = campaign.TabularObjective(table, metric)
-    (result,) = campaign.summarize(trajectories, objective, run)
+    oracle = TableOracle(table, run.columns)
+    trajectories, _, truth = run.run(oracle, checkpoints=folder, progress=False)
+    (result,) = summarize(trajectories, truth, budget, oracle)
     print(json.dumps({"table": str(table_name), "metric": metric, "model": model, "encoding": encoding,
                       "features": features, "init": init, "acq": acq, "seeds": seeds, "found": result["found_optimum"],
                       "median_queries": result["median_queries_to_optimum"], "regret_at": result["regret_at"],

@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import lru_cache
 from pathlib import Path
 
-import surrogate.search.multiobjective as mo
 from surrogate.catalog import resolve
 from surrogate.features import ClassFeatures
+from surrogate.search import STRATEGIES, Family, family
+from surrogate.search.request import SearchRequest, run_search
 from surrogate.tabular import Table
-from surrogate.mo_campaign import run_mo_search
 
 C10 = "cifar10_valid_acc"
 PARAMS_BUDGET = "params<=344346"  # the median params of NB201's cells (bench/report_search_mo.py)
@@ -57,23 +58,32 @@ VARIANTS: dict[str, tuple[str, list[str], int, int, dict]] = {
 }
 
 
+@lru_cache(maxsize=None)
+def nb201_features(names: str) -> ClassFeatures:
+    """Table columns by name (`zc`: every zero-cost proxy): NB201's per-class values."""
+    return ClassFeatures(Table.read(resolve("nb201")), names.split(","))
+
+
 def run(name: str, out: Path) -> str:
     objectives, constraints, seeds, budget, params = VARIANTS[name]
-    original = mo.MO_STRATEGIES["bo"]
+    original = STRATEGIES["bo"]  # restored after: the Family (plain and general members) as registered
+    bo = family("bo")
+    general = bo.members()[1]  # multiobjective.make_bo: the member serving every variant here
 
     def make_bo(space, seed=None, problem=None, **given):
         chosen = {**given, **params}
         if isinstance(chosen.get("features"), str):  # table columns by name: the table's per-class values
-            chosen["features"] = ClassFeatures(Table.read(resolve("nb201")), [chosen["features"]])
-        return original(space, seed=seed, problem=problem, **chosen)
+            chosen["features"] = nb201_features(chosen["features"])
+        return general(space, seed=seed, problem=problem, **chosen)
 
-    mo.MO_STRATEGIES.register("bo", make_bo)
+    STRATEGIES.register("bo", Family(bo.plain, general=make_bo))
     try:
-        doc = run_mo_search("nb201", objectives, constraints=constraints, budget=budget, seeds=seeds,
-                            strategies=["bo"], out=out / name, progress=False,
-                            features=[])  # the variant's params say which columns bo reads
+        request = SearchRequest(file="nb201", objectives=objectives, constraints=list(constraints), budget=budget,
+                                seeds=seeds, strategies=["bo"], out=str(out / name), progress=False,
+                                features=[])  # the variant's params say which columns bo reads
+        doc = run_search(request).document
     finally:
-        mo.MO_STRATEGIES.register("bo", original)
+        STRATEGIES.register("bo", original)
     r = doc["results"][0]
     if "hypervolume_ratio_at" in r:
         at = r["hypervolume_ratio_at"]

@@ -17,17 +17,21 @@ import time
 import numpy as np
 
 from surrogate.catalog import resolve
-from surrogate.mo_campaign import MOCampaign
+from surrogate.search.campaign import Campaign
+from surrogate.search.oracle import TableOracle
 from surrogate.tabular import Table
 
 
 def steps(acq: str, cost: str, mc: int, seed: int = 0) -> dict:
     table = Table.read(resolve("nb201"))
-    campaign = MOCampaign(objectives=f"cifar10_valid_acc:max,{cost}:min", strategies=["bo"], acq=acq, init=140)
-    truth = campaign.validate(table)
-    bo = campaign.strategy("bo", truth.oracle, truth.problem, seed)  # the campaign's bo: its default proxies too
+    campaign = Campaign(objectives=["cifar10_valid_acc:max", f"{cost}:min"], strategies=["bo"], acq=acq, init=140)
+    oracle = TableOracle(table, campaign.columns)
+    problem, _ = campaign.validate(oracle)
+    bo = campaign.strategy("bo", oracle, problem, seed)  # the campaign's bo: its default proxies too
     bo.mc_samples = mc
-    bo.restrict(truth.oracle.archs)
+    domain = oracle.domain()  # as a campaign run: a table that misses part of its space restricts the asks
+    if domain is not None:
+        bo.restrict(domain)
     fits: list[float] = []
     fit = bo._fit
 
@@ -47,10 +51,10 @@ def steps(acq: str, cost: str, mc: int, seed: int = 0) -> dict:
             wall.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)
             fit_share.append(sum(fits[n_fits:]))
-        bo.tell(arch, truth.oracle(arch)[0])
+        bo.tell(arch, oracle.evaluate(arch[None]).values[0])
     seconds = lambda values: round(float(values), 3)  # noqa: E731
     return {"acq": acq, "cost": cost, "mc_samples": mc, "encoding": bo.encoding.name,
-            "features": campaign.bo_features(truth.oracle),
+            "features": campaign.params_for("bo", oracle, problem).get("features", []),
             "observations": "150-159",
             "candidates": int(bo.unseen_mask().sum()), "step_median_s": seconds(np.median(wall)),
             "step_max_s": seconds(max(wall)), "step_cpu_median_s": seconds(np.median(cpu)),

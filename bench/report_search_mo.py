@@ -27,8 +27,8 @@ import numpy as np
 
 from surrogate.catalog import resolve
 from surrogate.features import raw_feature
-from surrogate.mo_campaign import run_mo_search
 from surrogate.nets.costs import costs
+from surrogate.search.request import SearchRequest, run_search
 from surrogate.spaces import get_space
 from surrogate.tabular import Table
 
@@ -63,20 +63,20 @@ def chain_table(path: Path) -> Table:
 
 
 def campaigns(out: Path, seeds: int, acq_seeds: int, chain_seeds: int) -> dict[str, dict]:
-    """name -> run_mo_search arguments (and the CLI command it stands for)."""
+    """name -> `SearchRequest` fields (`file`: the table; `command`: the CLI command it stands for)."""
     nb201 = Table.read(resolve("nb201"))
     median = float(np.median(raw_feature(nb201, "params")))
     chain = out / "chain.h5"
     found = {
-        "c10-params": dict(table="nb201", objectives=f"{C10}:max,params:min", budget=150, seeds=seeds),
-        "c10-flops": dict(table="nb201", objectives=f"{C10}:max,flops:min", budget=150, seeds=seeds),
-        "constrained": dict(table="nb201", objectives=f"{C10}:max", constraints=[f"params<={median!r}"], budget=100,
+        "c10-params": dict(file="nb201", objectives=f"{C10}:max,params:min", budget=150, seeds=seeds),
+        "c10-flops": dict(file="nb201", objectives=f"{C10}:max,flops:min", budget=150, seeds=seeds),
+        "constrained": dict(file="nb201", objectives=f"{C10}:max", constraints=[f"params<={median!r}"], budget=100,
                             seeds=seeds),
-        **{f"acq-{acq}": dict(table="nb201", objectives=f"{C10}:max,params:min", budget=100, seeds=acq_seeds,
+        **{f"acq-{acq}": dict(file="nb201", objectives=f"{C10}:max,params:min", budget=100, seeds=acq_seeds,
                               strategies=["bo"], acq=acq) for acq in ("ehvi", "parego")},
-        "chain-params": dict(table=str(chain), objectives="valid_acc:max,params:min", budget=150, seeds=chain_seeds),
-        "chain-flops": dict(table=str(chain), objectives="valid_acc:max,flops:min", budget=150, seeds=chain_seeds),
-        "acq-nehvi": dict(table="nb201", objectives=f"{C10}:max,params:min", budget=100, seeds=acq_seeds,
+        "chain-params": dict(file=str(chain), objectives="valid_acc:max,params:min", budget=150, seeds=chain_seeds),
+        "chain-flops": dict(file=str(chain), objectives="valid_acc:max,flops:min", budget=150, seeds=chain_seeds),
+        "acq-nehvi": dict(file="nb201", objectives=f"{C10}:max,params:min", budget=100, seeds=acq_seeds,
                           strategies=["bo"], acq="nehvi"),  # last: several times the cost of the others
     }
     for name, args in found.items():
@@ -86,7 +86,7 @@ def campaigns(out: Path, seeds: int, acq_seeds: int, chain_seeds: int) -> dict[s
                  f"--strategies {','.join(args['strategies'])}", f"--seeds {args['seeds']}",
                  f"--budget {args['budget']}",
                  *([f"--acq {args['acq']}"] if "acq" in args else []), f"--out {args['out']}"]
-        args["command"] = f"surrogate search {args['table']} " + " ".join(flags)
+        args["command"] = f"surrogate search {args['file']} " + " ".join(flags)
     return found
 
 
@@ -98,8 +98,7 @@ def run(out: Path, seeds: int, acq_seeds: int, chain_seeds: int, only: set[str] 
         if only and name not in only:
             continue
         print(f"== {name}: {args['command']}", file=sys.stderr, flush=True)
-        kwargs = {k: v for k, v in args.items() if k != "table"}
-        doc = run_mo_search(args["table"], progress=False, **kwargs)
+        doc = run_search(SearchRequest(**args, progress=False)).document
         (out / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
     if not only or "step" in only:
         step = subprocess.run([sys.executable, str(ROOT / "bench" / "mo_step_time.py")], check=True,

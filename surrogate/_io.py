@@ -260,3 +260,11 @@ def check_output_folder(out: str | Path, flag: str = "") -> None:
         raise UsageError(f"{flag}: cannot create the folder {out} ({err.strerror})") from None
     if not os.access(out, os.W_OK):
         raise UsageError(f"{flag}: the folder {out} is not writable")
+
+
+def note(text: str) -> None:
+    """A one-line note for the user on stderr, before long work (`surrogate: note: ...`)."""
+    import sys
+
+    print(f"surrogate: note: {text}", file=sys.stderr)
+

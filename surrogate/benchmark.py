@@ -8,6 +8,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,34 @@ from surrogate.tabular import Table
 SUPERNET = "supernet"
 JSON_FIELDS = ("model", "encoding", "train_size", "kendall_tau", "kendall_tau_std", "spearman", "pearson",
                "precision_top1pct", "precision_top5pct", "rmse", "nll", "fit_seconds", "predict_seconds")
+
+
+def run_and_report(bench: "PredictorBenchmark", table: Table, out: Path, source: str, command: str,
+                   progress: bool = True, notes: Sequence[str] = ()) -> list[dict]:
+    """`surrogate bench predictors`: every check before any work (the output folder too), the
+    `notes` for the user, the runs, then the report under `out`; returns the summary."""
+    from surrogate._io import check_output_folder, note
+
+    bench.validate(table)
+    check_output_folder(out)
+    for text in notes:
+        note(text)
+    start = time.perf_counter()
+    results = bench.run(table, progress=progress)
+    return write_report(bench, table, results, out, source, command, time.perf_counter() - start)
+
+
+def default_encodings(space: str) -> list[str]:
+    """Every default encoding the space can have (a chain space has no DAG, so no adjacency/path),
+    `graf` included: the default run shows the best the project has."""
+    usable = []
+    for name in ("onehot", "adjacency", "path", "graf"):
+        try:
+            get_encoding(name, space)
+            usable.append(name)
+        except UsageError:
+            pass
+    return usable
 
 
 @dataclass

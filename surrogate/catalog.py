@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from surrogate.errors import UsageError
 
@@ -105,18 +104,3 @@ def check_shipped(path: str | Path, checksum: str) -> None:
     if shipped is not None and checksum != shipped.checksum:
         raise UsageError(f"{path}: the shipped dataset {shipped.name} was modified (checksum {checksum[:19]}…, "
                          f"shipped {shipped.checksum[:19]}…); reinstall the package")
-
-
-def describe() -> list[dict]:
-    """One summary per shipped table: name, path, space, archs, unique classes, metrics, source, checksum."""
-    from surrogate.spaces import get_space
-    from surrogate.tabular import Table
-
-    rows = []
-    for shipped in available():
-        table = Table.read(shipped.path)
-        unique = len(np.unique(get_space(table.space).canonical_ids(table.archs))) if table.n else 0
-        rows.append({"name": shipped.name, "path": str(shipped.path), "space": table.space, "archs": table.n,
-                     "unique": unique, "metrics": list(table.metrics), "source": shipped.source,
-                     "checksum": table.checksum()})
-    return rows

@@ -8,8 +8,6 @@ import shlex
 import sys
 from typing import Callable, Sequence
 
-import numpy as np
-
 from surrogate import __version__
 from surrogate._io import check_output_folder
 from surrogate.errors import UsageError
@@ -47,19 +45,11 @@ def command_line(argv: Sequence[str] | None = None) -> str:
 
 # --- import -----------------------------------------------------------------------------------
 def _cmd_import(args: argparse.Namespace) -> int:
-    from surrogate._io import file_lock
-    from surrogate.importer import read_csv_table
+    from surrogate.importer import import_table
 
     _check_output_file(args.out, inputs=[args.csv])
-    table = read_csv_table(args.csv, args.space, arch_column=args.arch_column,
-                           metrics=_csv_list(args.metrics) if args.metrics else None, dataset=args.dataset)
-    table.attrs["provenance"]["command"] = args.command_line
-    dropped = table.attrs["provenance"].get("dropped_empty_columns")
-    if dropped:
-        print(f"surrogate: warning: {args.csv}: column(s) {', '.join(dropped)} hold no value in any row and are not "
-              "imported", file=sys.stderr)
-    with file_lock(args.out):
-        table.write(args.out)
+    table = import_table(args.csv, args.space, args.out, arch_column=args.arch_column, dataset=args.dataset,
+                         metrics=_csv_list(args.metrics) if args.metrics else None, command=args.command_line)
     print(f"wrote {args.out}: {table.n} archs, {len(table.metrics)} metrics ({', '.join(table.metrics)})")
     return 0
 
@@ -68,7 +58,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_datasets(args: argparse.Namespace) -> int:
     import json
 
-    from surrogate.catalog import SHIPPED, describe
+    from surrogate.catalog import SHIPPED
+    from surrogate.tabular import describe_shipped, shipped_text
 
     if args.path:  # a shipped name only: a local file of that name never stands in for it
         if args.path not in SHIPPED:
@@ -77,53 +68,15 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
             raise UsageError(f"--path {args.path}: its file {SHIPPED[args.path].path} is missing from this installation")
         print(SHIPPED[args.path].path)
         return 0
-    rows = describe()
-    if args.json:
-        print(json.dumps(rows))
-        return 0
-    header = ("name", "space", "archs", "unique", "metrics", "checksum")
-    lines = [header] + [(r["name"], r["space"], str(r["archs"]), str(r["unique"]), str(len(r["metrics"])),
-                         r["checksum"][:19] + "…") for r in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    for line in lines:
-        print("  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
-    print()
-    for r in rows:
-        print(f"{r['name']}: {r['source']}")
-    print("use a name wherever a command takes a table FILE, e.g. `surrogate info nb201`")
+    print(json.dumps(describe_shipped()) if args.json else shipped_text())
     return 0
 
 
 # --- info -------------------------------------------------------------------------------------
 def _cmd_info(args: argparse.Namespace) -> int:
-    from surrogate.spaces import get_space
-    from surrogate.tabular import describe
+    from surrogate.tabular import info_text
 
-    table = _read_table(args.file)
-    facts = describe(table)
-    space = get_space(table.space)
-    unique = len(np.unique(space.canonical_ids(table.archs))) if table.n else 0
-    print(f"file: {args.file}")
-    print(f"space: {table.space}")
-    print(f"dataset: {table.attrs.get('dataset', '')}")
-    print(f"archs: {table.n}")
-    print(f"unique: {unique}")
-    print(f"metrics: {len(facts['metrics'])}")
-    rows = [("name", "count", "seeds", "epochs", "min", "median", "max")]
-    for name, m in facts["metrics"].items():
-        counts = m["seed_counts"]  # architectures per number of seeds recorded: "1: 750, 2: 250" when they differ
-        seeds = str(next(iter(counts))) if len(counts) == 1 else ", ".join(f"{k}: {n}" for k, n in counts.items())
-        rows.append((name, str(m["count"]), seeds or "0", str(m["epochs"]),
-                     *(f"{m[k]:.4g}" for k in ("min", "median", "max"))))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print(("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))).rstrip())
-    for key in ("training_config", "provenance"):
-        value = table.attrs.get(key)
-        if value:
-            print(f"{key}: " + ", ".join(f"{k}={v}" for k, v in value.items()))
-    print(f"package_version: {facts.get('package_version', '')}")
-    print(f"checksum: {facts['checksum']}")
+    print(info_text(_read_table(args.file), args.file))
     return 0
 
 
@@ -135,40 +88,22 @@ def _int_list(text: str) -> list[int]:
         raise UsageError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def _default_encodings(space: str) -> list[str]:
-    """Every default encoding the space can have: a chain space has no DAG, so no adjacency/path."""
-    from surrogate.encodings import get_encoding
-
-    usable = []
-    for name in ("onehot", "adjacency", "path"):
-        try:
-            get_encoding(name, space)
-            usable.append(name)
-        except UsageError:
-            pass
-    return usable
-
-
 def _cmd_bench_predictors(args: argparse.Namespace) -> int:
     import json
-    import time
     from pathlib import Path
 
-    from surrogate.benchmark import PredictorBenchmark, json_document, write_report
-    from surrogate.features import expand_features
+    from surrogate.benchmark import PredictorBenchmark, default_encodings, json_document, run_and_report
+    from surrogate.features import default_features, expand_features, with_free_proxies
 
-    table = _read_table(args.file)
+    notes: list[str] = []
+    table = with_free_proxies(_read_table(args.file), notes.append, args.file)
+    features = default_features(table) if args.features is None else [] if args.features == "none" else \
+        _csv_list(args.features)
     bench = PredictorBenchmark(metric=args.metric, models=_csv_list(args.models),
-                               encodings=_csv_list(args.encodings) if args.encodings else _default_encodings(table.space),
+                               encodings=_csv_list(args.encodings) if args.encodings else default_encodings(table.space),
                                train_sizes=_int_list(args.train_sizes), test_size=args.test_size, seeds=args.seeds,
-                               features=expand_features(table, _csv_list(args.features)) if args.features else [],
-                               supernet_column=args.supernet_column)
-    bench.validate(table)
-    check_output_folder(Path(args.out))
-    start = time.perf_counter()
-    results = bench.run(table, progress=not args.no_progress)
-    summary = write_report(bench, table, results, Path(args.out), str(args.file), args.command_line,
-                           time.perf_counter() - start)
+                               features=expand_features(table, features), supernet_column=args.supernet_column)
+    summary = run_and_report(bench, table, Path(args.out), str(args.file), args.command_line, not args.no_progress, notes)
     if args.json:
         print(json.dumps(json_document(args.metric, summary)))
     else:
@@ -201,33 +136,18 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     from surrogate.search.request import SearchRequest, run_search
 
-    features = None if args.features is None else [] if args.features.strip() == "none" else _csv_list(args.features)
-    request = SearchRequest(
-        file=args.file, metric=args.metric, objectives=args.objectives, constraints=args.constraint or [],
-        ref_point=args.ref_point, strategies=None if args.strategies is None else _csv_list(args.strategies),
-        budget=args.budget, seeds=args.seeds, init=args.init, batch=args.batch, model=args.model, encoding=args.encoding,
-        features=features, acq=args.acq, pool_size=args.pool_size, report=args.report, validate_top=args.validate_top,
-        time_column=args.time_column, out=args.out, storage=args.storage, study=args.study,
-        worker_seed=args.worker_seed, space=args.space, dataset=args.dataset, data_dir=args.data_dir,
-        epochs=args.epochs, subset=args.subset, resolution=args.resolution, validate_epochs=args.validate_epochs,
-        workers=args.workers, channels=args.channels, cells=args.cells, batch_size=args.batch_size, device=args.device,
-        ws_epochs=args.ws_epochs, darts_beta=args.darts_beta, progress=not args.no_progress,
-        command=args.command_line)
-    result = run_search(request)
+    result = run_search(SearchRequest.from_options(vars(args)))
     print(json.dumps(result.document) if args.json else result.text)
     return 0
 
 
 # --- generate ---------------------------------------------------------------------------------
 def _cmd_generate(args: argparse.Namespace) -> int:
-    import re
-    from pathlib import Path
-
-    from surrogate.generate import generate, journal_path, make_config
+    from surrogate.generate import default_out, generate, journal_path, make_config
 
     if bool(args.storage) != bool(args.study):
         raise UsageError("--storage and --study go together")
-    out = Path(args.out or f"runs/generate/{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.space)}-{args.dataset}.h5")
+    out = args.out or default_out(args.space, args.dataset)
     _check_output_file(out)
     config, data = make_config(args.space, args.dataset, archs=args.archs, unique=args.unique, epochs=args.epochs,
                                seeds=args.seeds, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
@@ -236,8 +156,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                                repeat_archs=args.repeat_archs)
     table = generate(config, out, workers=args.workers, data_dir=args.data_dir, command=args.command_line,
                      progress=not args.no_progress, data=data, storage=args.storage, study=args.study)
-    total = config.total_jobs
-    done = table.attrs["provenance"]["jobs_done"]
+    done, total = table.attrs["provenance"]["jobs_done"], config.total_jobs
     where = f"study {args.study}" if args.storage else f"journal {journal_path(out)}"
     print(f"wrote {out}: {table.n} archs x {config.seeds} seed(s), {done}/{total} (arch, seed) records ({where})")
     if done < total:  # this process found nothing left to take: the rest is claimed by other workers
@@ -252,12 +171,13 @@ def _cmd_supernet_train(args: argparse.Namespace) -> int:
     import torch
 
     from surrogate._io import default_threads
-    from surrogate.supernet.spos import SupernetConfig, train_supernet
+    from surrogate.supernet.spos import PROTOCOL, SupernetConfig, protocol, train_supernet
     from surrogate.train.trainer import resolve_device
 
     _check_output_file(args.out)
-    config = SupernetConfig(**_supernet_protocol(args), epochs=args.epochs, lr=args.lr,
-                            paths_per_step=args.paths_per_step, seed=args.seed, device=args.device)
+    like = _read_table(args.like) if args.like else None
+    config = SupernetConfig(**protocol(like, args.like, **{k: getattr(args, k) for k in PROTOCOL}), epochs=args.epochs,
+                            lr=args.lr, paths_per_step=args.paths_per_step, seed=args.seed, device=args.device)
     resolve_device(args.device)
     data = config.load_data(args.data_dir)
     torch.set_num_threads(default_threads(1))
@@ -265,27 +185,6 @@ def _cmd_supernet_train(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: {config.space} supernet, {document['epochs_done']} epochs of SPOS on {config.dataset} "
           f"(final train loss {document['train_loss'][-1]:.4f}, {document['seconds']:.1f} s of training)")
     return 0
-
-
-def _supernet_protocol(args: argparse.Namespace) -> dict:
-    """Space, dataset and training protocol of `supernet train`: explicit flags, else the `--like`
-    table's training config (a table from `surrogate generate`), else the defaults."""
-    recorded: dict = {}
-    if args.like:
-        table = _read_table(args.like)
-        recorded = dict(table.attrs.get("training_config") or {})
-        if not recorded.get("channels"):
-            raise UsageError(f"--like {args.like}: the table records no training protocol (not made by surrogate generate)")
-        recorded |= {"space": table.space, "dataset": table.attrs.get("dataset")}
-    settings = {}
-    for key, default in (("space", None), ("dataset", None), ("channels", 16), ("cells", 5), ("batch_size", 256),
-                         ("subset", None), ("resolution", None)):
-        value = getattr(args, key)
-        settings[key] = value if value is not None else recorded.get(key, default)
-    for key in ("space", "dataset"):
-        if settings[key] is None:
-            raise UsageError(f"supernet train needs --{key} (or --like TABLE)")
-    return settings
 
 
 def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
@@ -309,28 +208,17 @@ def _cmd_supernet_estimate(args: argparse.Namespace) -> int:
 
 # --- demo -------------------------------------------------------------------------------------
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the embedded default (`surrogate.demo`): predictor benchmark and search
-    campaign on a shipped table with signal, then a tiny real generate."""
+    """The main job on the embedded default (`surrogate.demo`)."""
     from pathlib import Path
 
     from surrogate import demo
-    from surrogate.tabular import Table
 
     source = args.data or demo.DEMO_TABLE
     table = _read_table(source)
-    out = Path(args.out)
-    check_output_folder(out)
+    check_output_folder(args.out)
     print(f"data: {source} ({table.n} trained architectures of {table.space} on {table.attrs.get('dataset')}); "
-          f"writing to {out}/", file=sys.stderr)
-    where = demo.run(table, source, out, args.command_line, progress=not args.no_progress)
-    print((where["predictors"] / "summary.md").read_text())
-    print((where["search"] / "summary.md").read_text())
-    trained = Table.read(where["generate"])
-    print(f"# A tiny real `surrogate generate`: {trained.n} NB201 cells trained on digits\n")
-    for arch, acc, seconds in zip(trained.arch_strings, trained.metric("valid_acc"), trained.metric("job_seconds")):
-        print(f"  valid_acc {acc:6.2f}  {seconds:5.1f} s  {arch}")
-    print(f"\nwrote {where['predictors']}/ (results.csv, summary.md, kendall_tau.png, run.json), "
-          f"{where['search']}/ (trajectories.csv, summary.md, regret.png, run.json) and {where['generate']}")
+          f"writing to {args.out}/", file=sys.stderr)
+    print(demo.run(table, source, Path(args.out), args.command_line, progress=not args.no_progress))
     return 0
 
 
@@ -401,59 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_demo)
 
+    from dataclasses import MISSING, fields
+
+    from surrogate.search.request import GROUPS, OPTIONS, SearchRequest
+
     p = sub.add_parser("search", help="search campaigns, on a tabular benchmark or live (every query trained): BO "
-                       "against baselines")
-    p.add_argument("file", nargs="?", help="tabular .h5 file, or a shipped dataset name (surrogate datasets); "
-                   "leave out and give --space and --dataset for a live campaign")
-    p.add_argument("--metric", help="metric to maximise, e.g. cifar10_valid_acc (live: valid_acc)")
-    p.add_argument("--strategies", help="bo, re, ls, rs, reinforce, tpe, predict-top, nsga2, and enas, darts (a supernet "
-                   "trained live per run, then its ranking); several objectives or constraints: bo, nsga2, re, rs "
-                   "(default: bo,re,ls,rs,reinforce,tpe; with several objectives or constraints: bo,nsga2,re,rs)")
-    p.add_argument("--objectives", help="multi-objective search: COL:max,COL:min[,...] (params and flops are computed "
-                   "from the network when the table lacks them; live: any column of a training record, e.g. "
-                   "valid_acc:max,params:min,latency_b1_ms:min)")
-    p.add_argument("--constraint", action="append", metavar="COL<=V",
-                   help="a constraint (repeatable), e.g. \"params<=1e6\"; with one objective or several")
-    p.add_argument("--ref-point", default="auto", help="hypervolume reference point: auto or v1,v2,... (default: auto)")
-    p.add_argument("--budget", type=int, default=150, help="queries per run (default: 150)")
-    p.add_argument("--seeds", type=int, default=20, help="runs per strategy, seeds 0..N-1 (default: 20)")
-    p.add_argument("--init", type=int, default=10, help="random queries before a model-based strategy starts")
-    p.add_argument("--batch", type=int, default=1, help="architectures proposed at once (BO: q-acquisition)")
-    p.add_argument("--model", default="gp", help="BO's and predict-top's predictor: gp, rf, svr, mlp (default: gp)")
-    p.add_argument("--encoding", help="BO's encoding (default: path for cell spaces, graf when BO reads "
-                   "--features; else onehot)")
-    p.add_argument("--features", help="table columns BO reads beside its encoding, by isomorphism class: metrics "
-                   "of the file, computed params,flops, or zc (every zero-cost proxy column); none for no columns "
-                   "(default: zc when the table has zc_ columns, from `surrogate proxies`)")
-    p.add_argument("--acq", help="BO's acquisition: logei, ucb, ts (default: logei); with --objectives: ehvi, nehvi, "
-                   "parego (default: ehvi)")
-    p.add_argument("--pool-size", type=int, default=1000, help="predict-top: random candidates it ranks (default: 1000)")
-    p.add_argument("--report", help="column reported for each run's top pick (e.g. a longer-training test accuracy)")
-    p.add_argument("--validate-top", type=int, default=0,
-                   help="table: also report the best --report value among the K best found; live: train each run's "
-                   "K best again with the validation protocol (train+valid, test accuracy) into OUT/validated.h5")
-    p.add_argument("--time-column", help="training-seconds column for the simulated clock (default: detected by name)")
-    p.add_argument("--out", default="runs/search", help="output folder (default: runs/search)")
-    p.add_argument("--storage", help="Optuna RDB storage URL: this process becomes one worker of a shared campaign")
-    p.add_argument("--study", help="study name of the shared campaign (with --storage)")
-    live = p.add_argument_group("live campaigns (no FILE: every query is trained, records in OUT/records.h5)")
-    live.add_argument("--space", help="search space, e.g. nb201 or categorical:8x3")
-    live.add_argument("--epochs", type=int, help="training epochs per query (default: 12)")
-    live.add_argument("--subset", type=int, help="train on a class-balanced subset of N training images")
-    live.add_argument("--resolution", type=int, help="average-pool images to R x R (e.g. 7 for Fashion-MNIST)")
-    live.add_argument("--validate-epochs", type=int, help="epochs of the validation training (default: --epochs)")
-    live.add_argument("--workers", type=int, default=1, help="queries trained at once on this machine (default: 1)")
-    ws = p.add_argument_group("training (live campaigns; enas, darts: a supernet trained live per run)")
-    ws.add_argument("--dataset", help="digits (built in), fashion-mnist or cifar10 (enas/darts default: the table's)")
-    ws.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
-    ws.add_argument("--ws-epochs", type=int, default=50, help="supernet training epochs per run (default: 50)")
-    ws.add_argument("--channels", type=int, help="network width C (default: the table's training config, else 16)")
-    ws.add_argument("--cells", type=int, help="cells per stage N (default: the table's training config, else 5)")
-    ws.add_argument("--batch-size", type=int, help="batch size (default: the table's training config, else 256)")
-    ws.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    ws.add_argument("--darts-beta", type=float, default=0.0,
-                    help="beta-DARTS regularisation weight against the collapse to skip connections (default: 0, plain DARTS)")
-    p.add_argument("--worker-seed", type=int, default=None, help="seed of this worker (with --storage)")
+                       "against baselines, for one objective or several")
+    groups = {"": p, **{key: p.add_argument_group(title) for key, title in GROUPS.items()}}
+    defaults = {f.name: f.default for f in fields(SearchRequest)}
+    for field, flag, spec, group in OPTIONS:  # not given: absent, so the request keeps its default
+        shown = "" if defaults[field] in (None, MISSING) else f" (default: {defaults[field]})"
+        groups[group].add_argument(flag, **({} if flag == field else {"dest": field}),
+                                   **{**spec, "help": spec["help"] + shown}, default=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print one JSON document to stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_search)
@@ -536,14 +383,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", required=True, help="metric to predict, e.g. cifar10_valid_acc")
     p.add_argument("--models", default="gp,rf,svr,mlp",
                    help="gp, rf, svr, mlp, gbt, and supernet (the --supernet-column estimate, zero-shot)")
-    p.add_argument("--encodings", help="default: onehot,adjacency,path where the space has them (cell spaces), else onehot")
+    p.add_argument("--encodings", help="default: onehot,adjacency,path,graf where the space has them")
     p.add_argument("--train-sizes", default="20,50,100,200,400",
                    help="training-set sizes, nested per seed (default: 20,50,100,200,400)")
     p.add_argument("--test-size", type=int, default=1000,
                    help="held-out architectures, isomorphism-disjoint from training (default: 1000)")
     p.add_argument("--seeds", type=int, default=5, help="splits and model seeds 0..N-1 (default: 5)")
     p.add_argument("--features", help="extra input columns: metrics of the file (e.g. supernet_acc), computed "
-                   "params,flops, or zc (every zero-cost proxy column, from `surrogate proxies`)")
+                   "params,flops, or zc (every zero-cost proxy column); none for none (default: zc when the table "
+                   "has zc_ columns or the shipped cache holds them)")
     p.add_argument("--supernet-column", default="supernet_acc", help="column the supernet model reads (default: supernet_acc)")
     p.add_argument("--out", default="runs/bench-predictors", help="output folder (default: runs/bench-predictors)")
     p.add_argument("--json", action="store_true", help="print one JSON document to stdout")
@@ -552,17 +400,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(Exception):
+    """SIGTERM, raised where the process is, so cleanups run (workers stop, nothing half-written)."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+    import threading
+
     parser = build_parser()
     if not (sys.argv[1:] if argv is None else list(argv)):
         parser.print_usage(sys.stderr)
         print("surrogate: error: a command is required (surrogate --help lists them)", file=sys.stderr)
         return 2
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         args = parser.parse_args(argv)
         args.command_line = command_line(argv)
         run: Callable[[argparse.Namespace], int] = args.run
         return run(args)
+    except _Terminated:
+        print("surrogate: terminated", file=sys.stderr)
+        return 143
     except UsageError as err:
         print(f"surrogate: error: {err}", file=sys.stderr)
         return 2
@@ -572,6 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # stdout piped into `head` and the like, which stopped reading: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

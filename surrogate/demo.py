@@ -44,8 +44,9 @@ def default_metric(table: Table) -> str:
     return next((m for m in table.metrics if m.endswith("valid_acc")), next(iter(table.metrics)))
 
 
-def run(table: Table, source: str, out: Path, command: str, progress: bool = True) -> dict[str, Path]:
-    """The three jobs; returns where each wrote its outputs."""
+def run(table: Table, source: str, out: Path, command: str, progress: bool = True) -> str:
+    """The three jobs; returns what the command prints (the two summaries, the trained cells, where
+    each job wrote its outputs)."""
     from surrogate.benchmark import write_report
     from surrogate.generate import generate, make_config
 
@@ -56,5 +57,12 @@ def run(table: Table, source: str, out: Path, command: str, progress: bool = Tru
     write_report(bench, table, results, out / "predictors", source, command, time.perf_counter() - start)
     run_search(search(table, source, metric, out / "search", command, progress))
     config, data = make_config(**GENERATE)
-    generate(config, out / "generate" / "digits.h5", command=command, progress=progress, data=data, threads=1)
-    return {"predictors": out / "predictors", "search": out / "search", "generate": out / "generate" / "digits.h5"}
+    trained = generate(config, out / "generate" / "digits.h5", command=command, progress=progress, data=data,
+                       threads=1)
+    cells = [f"  valid_acc {acc:6.2f}  {seconds:5.1f} s  {arch}" for arch, acc, seconds in
+             zip(trained.arch_strings, trained.metric("valid_acc"), trained.metric("job_seconds"))]
+    return "\n".join([(out / "predictors" / "summary.md").read_text(), (out / "search" / "summary.md").read_text(),
+                      f"# A tiny real `surrogate generate`: {trained.n} NB201 cells trained on digits\n", *cells,
+                      f"\nwrote {out / 'predictors'}/ (results.csv, summary.md, kendall_tau.png, run.json), "
+                      f"{out / 'search'}/ (trajectories.csv, summary.md, regret.png, run.json) and "
+                      f"{out / 'generate' / 'digits.h5'}"])

@@ -4,12 +4,16 @@ every zero-cost proxy column of the file (`zc_*`, written by `surrogate proxies`
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from surrogate.errors import UsageError
 from surrogate.tabular import Table
 
 COMPUTED = ("params", "flops")
+#: the prefix of zero-cost proxy columns (`surrogate proxies`)
+PROXY_PREFIX = "zc_"
 #: shorthand for every zero-cost proxy column of a table
 ZC = "zc"
 
@@ -17,7 +21,44 @@ ZC = "zc"
 def default_features(table: Table | None) -> list[str]:
     """The columns bo reads beside its encoding when none are named: the table's zero-cost proxies
     (`zc`) when it has any; nothing for a live campaign (`table` None)."""
-    return [ZC] if table is not None and any(m.startswith("zc_") for m in table.metrics) else []
+    return [ZC] if table is not None and any(m.startswith(PROXY_PREFIX) for m in table.metrics) else []
+
+
+def with_free_proxies(table: Table, note: Callable[[str], None] | None = None, source: str = "FILE") -> Table:
+    """The one rule for zero-cost proxy columns, wherever a table is used (`import`, `search`,
+    `bench predictors`): a table with `zc_` columns keeps them; one whose classes the shipped cache
+    holds under its configuration gets them from the cache (no computing: a lookup); otherwise, for
+    a space with a network, `note` is told what `surrogate proxies` would add to `source` (the
+    table's file or shipped name) and about what it would cost."""
+    if any(m.startswith(PROXY_PREFIX) for m in table.metrics):
+        return table
+    from surrogate import proxies
+
+    found = proxies.cached_columns(table)
+    if found is not None:
+        columns, facts = found
+        for name, column in columns.items():
+            table = table.with_metric(name, column)
+        table.attrs["proxies"] = {name: facts for name in columns}
+        return table
+    try:
+        proxies.config_for_table(table)
+    except UsageError:  # no network: no proxies
+        return table
+    if note is not None:
+        from surrogate.spaces import get_space
+
+        classes = len(np.unique(get_space(table.space).canonical_ids(table.archs)))
+        minutes = classes * proxies.SECONDS_PER_CLASS / 60
+        from surrogate.catalog import SHIPPED
+
+        command = f"surrogate proxies {source}"
+        if source in SHIPPED:
+            command = f'cp "$(surrogate datasets --path {source})" my.h5 && surrogate proxies my.h5'
+        note(f"{source} has no zero-cost proxy columns and no shipped cache holds its networks; `{command}` would "
+             f"add them (zc_*, read by bo and the predictors by default), about {minutes:.0f} CPU-minutes for its "
+             f"{classes} classes (--workers K divides it)")
+    return table
 
 
 def expand_features(table: Table, names: list[str]) -> list[str]:

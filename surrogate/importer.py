@@ -96,3 +96,27 @@ def read_csv_table(
         attrs["provenance"]["dropped_empty_columns"] = empty
     return Table(space=space.spec, archs=archs, arch_strings=np.array(space.format_many(archs), dtype=object),
                  metrics=values, attrs=attrs)
+
+
+def import_table(path: str | Path, space: Space | str, out: str | Path, arch_column: str = "arch",
+                 metrics: Sequence[str] | None = None, dataset: str | None = None, command: str = "") -> Table:
+    """`surrogate import`: read the CSV (`read_csv_table`), add the zero-cost proxy columns wherever
+    they are free (`features.with_free_proxies`: the shipped cache holds the table's classes under
+    its configuration), and write the table to
+    `out` under its lock. A column dropped for being empty is said on stderr."""
+    from surrogate._io import file_lock
+    from surrogate.features import with_free_proxies
+
+    table = read_csv_table(path, space, arch_column=arch_column, metrics=metrics, dataset=dataset)
+    table.attrs["provenance"]["command"] = command
+    dropped = table.attrs["provenance"].get("dropped_empty_columns")
+    if dropped:
+        import sys
+
+        print(f"surrogate: warning: {path}: column(s) {', '.join(dropped)} hold no value in any row and are not "
+              "imported", file=sys.stderr)
+    table = with_free_proxies(table)
+    with file_lock(out):
+        table.write(out)
+    return table
+

@@ -488,6 +488,32 @@ def read_cache(config: ProxyConfig, proxies: list[str]) -> dict[int, dict[str, f
     return found
 
 
+#: CPU seconds per class on one core, the NB201 network at C=16, N=5 (bench/results/proxies_gpu.md):
+#: what `surrogate proxies` is estimated to cost where no cache holds a table's classes.
+SECONDS_PER_CLASS = 1.4
+
+
+def cached_columns(table) -> tuple[dict[str, np.ndarray], dict] | None:
+    """Every `zc_` column of `table` from the shipped cache, when the cache holds each of its
+    classes under the configuration `surrogate proxies` would use for it (`config_for_table`:
+    the network its records were trained with, random inputs); else None. Returns the columns
+    and what `fill_table` records of them."""
+    from surrogate.spaces import get_space
+
+    try:
+        config = config_for_table(table)
+    except UsageError:  # no network definition
+        return None
+    cached = read_cache(config, list(PROXIES))
+    ids = get_space(table.space).canonical_ids(table.archs)
+    if not cached or not all(int(c) in cached for c in np.unique(ids)):
+        return None
+    columns = {COLUMN_PREFIX + p: np.array([cached[int(c)][p] for c in ids], dtype=np.float64) for p in PROXIES}
+    facts = {"config": config.key(), "classes": int(len(np.unique(ids))), "from_cache": int(len(np.unique(ids))),
+             "source": "the shipped cache"}
+    return columns, facts
+
+
 def write_cache(path, config: ProxyConfig, values: dict[int, dict[str, float]], seconds: float,
                 computed_on: str = "cpu") -> None:
     """A cache file (npz): class ids, one float64 array per proxy, the configuration as JSON,

@@ -196,3 +196,57 @@ def describe(table: Table) -> dict:
                          "min": float(q[0]), "median": float(q[1]), "max": float(q[2])}
     return {"archs": table.n, "metrics": metrics, "package_version": table.attrs.get("package_version", ""),
             "checksum": table.checksum()}
+
+
+def describe_shipped() -> list[dict]:
+    """One summary per shipped table: name, path, space, archs, unique classes, metrics, source, checksum."""
+    from surrogate.catalog import available
+    from surrogate.spaces import get_space
+
+    rows = []
+    for shipped in available():
+        table = Table.read(shipped.path)
+        unique = len(np.unique(get_space(table.space).canonical_ids(table.archs))) if table.n else 0
+        rows.append({"name": shipped.name, "path": str(shipped.path), "space": table.space, "archs": table.n,
+                     "unique": unique, "metrics": list(table.metrics), "source": shipped.source,
+                     "checksum": table.checksum()})
+    return rows
+
+
+def _columns(rows: list[tuple[str, ...]], left: tuple[int, ...], indent: str = "") -> list[str]:
+    """Rows as aligned text columns (`left`: the left-aligned ones, the rest right-aligned)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [(indent + "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+            .rstrip() for r in rows]
+
+
+def shipped_text() -> str:
+    """What `surrogate datasets` prints: one line per shipped table, then where each comes from."""
+    rows = describe_shipped()
+    lines = _columns([("name", "space", "archs", "unique", "metrics", "checksum")]
+                     + [(r["name"], r["space"], str(r["archs"]), str(r["unique"]), str(len(r["metrics"])),
+                         r["checksum"][:19] + "…") for r in rows], left=(0, 1, 5))
+    return "\n".join([*lines, "", *(f"{r['name']}: {r['source']}" for r in rows),
+                      "use a name wherever a command takes a table FILE, e.g. `surrogate info nb201`"])
+
+
+def info_text(table: Table, name: str) -> str:
+    """What `surrogate info` prints: the table's facts, per-metric counts and quantiles, its
+    training configuration, provenance and checksum."""
+    from surrogate.spaces import get_space
+
+    facts = describe(table)
+    unique = len(np.unique(get_space(table.space).canonical_ids(table.archs))) if table.n else 0
+    rows = [("name", "count", "seeds", "epochs", "min", "median", "max")]
+    for metric, m in facts["metrics"].items():
+        counts = m["seed_counts"]  # architectures per number of seeds recorded: "1: 750, 2: 250" when they differ
+        seeds = str(next(iter(counts))) if len(counts) == 1 else ", ".join(f"{k}: {n}" for k, n in counts.items())
+        rows.append((metric, str(m["count"]), seeds or "0", str(m["epochs"]),
+                     *(f"{m[k]:.4g}" for k in ("min", "median", "max"))))
+    lines = [f"file: {name}", f"space: {table.space}", f"dataset: {table.attrs.get('dataset', '')}",
+             f"archs: {table.n}", f"unique: {unique}", f"metrics: {len(facts['metrics'])}",
+             *_columns(rows, left=(0,), indent="  ")]
+    lines += [f"{key}: " + ", ".join(f"{k}={v}" for k, v in table.attrs[key].items())
+              for key in ("training_config", "provenance") if table.attrs.get(key)]
+    return "\n".join([*lines, f"package_version: {facts.get('package_version', '')}", f"checksum: {facts['checksum']}"])
+

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from surrogate.catalog import resolve
 from surrogate.cli import main
 from surrogate.spaces import get_space
 from surrogate.tabular import Table
@@ -105,9 +106,11 @@ def test_nb201_import_matches_the_benchmark(nb201_csv, tmp_path, capsys):
     code, _, err = run(capsys, "import", str(nb201_csv), "--space", "nb201", "--out", str(out))
     assert code == 0, err
     code, stdout, _ = run(capsys, "info", str(out))
-    assert "archs: 15625" in stdout and "unique: 6466" in stdout and "metrics: 4" in stdout
+    assert "archs: 15625" in stdout and "unique: 6466" in stdout and "metrics: 10" in stdout  # + six proxies
     table = Table.read(out)
-    assert sorted(table.metrics) == sorted(["cifar10_valid_acc", "cifar10_test_acc", "cifar100_valid_acc", "cifar100_test_acc"])
+    imported = ["cifar10_valid_acc", "cifar10_test_acc", "cifar100_valid_acc", "cifar100_test_acc"]
+    assert list(table.metrics)[:4] == imported and all(m.startswith("zc_") for m in list(table.metrics)[4:])
+    assert table.checksum() == Table.read(resolve("nb201")).checksum()  # exactly the shipped nb201: the cache's proxies
     row = table.lookup(["|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"])[0]
     assert table.metric("cifar10_valid_acc")[row] == pytest.approx(63.364)  # the CSV's first row
 
@@ -167,7 +170,7 @@ def test_search_checks_every_strategy_before_running_any(tmp_path, capsys):
                         "--budget", "5", "--seeds", "1", "--out", str(out))[::2], "pass --dataset")
     assert not out.exists()
     one_line_error(*run(capsys, "search", "nb201-digits", "--metric", "valid_acc", "--strategies", "darts",
-                        "--darts-beta", "-1", "--out", str(out))[::2], "--darts-beta must be >= 0")
+                        "--darts-beta", "-1", "--out", str(out))[::2], "--darts-beta must be at least 0")
 
 
 def test_plain_command_shows_usage_and_one_prefix(capsys):
@@ -185,7 +188,7 @@ def test_plain_command_shows_usage_and_one_prefix(capsys):
     (["--objectives", "cifar10_valid_acc:max,params:min", "--ref-point", "100,1"], "reference point"),
     (["--metric", "cifar10_valid_acc", "--objectives", "cifar10_valid_acc:max,params:min"], "replaces --metric"),
     (["--objectives", "cifar10_valid_acc:max,params:min", "--features", "zc_nope"], "zc_nope"),
-    (["--objectives", "cifar10_valid_acc:max,params:min", "--model", "rf"], "single-objective options"),
+    (["--objectives", "cifar10_valid_acc:max,params:min", "--model", "rf"], "--model and --batch"),
     (["--objectives", "cifar10_valid_acc:max,params:min", "--acq", "logei"], "unknown acquisition 'logei'"),
     (["--objectives", "cifar10_valid_acc:max,params:min", "--encoding", "nope"], "nope"),
 ])

@@ -27,3 +27,29 @@ def test_columns_and_computed_costs():
 def test_unknown_feature():
     with pytest.raises(UsageError, match="unknown feature 'latency'"):
         feature_matrix(nb201_table(), ["latency"])
+
+
+def test_proxies_come_free_where_the_shipped_cache_holds_them(tmp_path, capsys):
+    """Issue 22: an imported NB201-space CSV gets its zc_ columns from the cache; a table trained
+    under another configuration does not (a note says what `surrogate proxies` would cost)."""
+    from surrogate.catalog import resolve
+    from surrogate.cli import main
+    from surrogate.features import with_free_proxies
+
+    nb201 = Table.read(resolve("nb201"))
+    rows = np.random.default_rng(0).permutation(nb201.n)[:40]
+    csv = tmp_path / "mine.csv"
+    csv.write_text("arch,acc\n" + "".join(f"{nb201.arch_strings[i]},{float(i)}\n" for i in rows))
+    assert main(["import", str(csv), "--space", "nb201", "--out", str(tmp_path / "mine.h5")]) == 0
+    imported = Table.read(tmp_path / "mine.h5")
+    for name in (m for m in nb201.metrics if m.startswith("zc_")):
+        np.testing.assert_array_equal(imported.metric(name), nb201.metric(name)[rows])  # the cache's values
+    assert imported.attrs["proxies"]["zc_nwot"]["source"] == "the shipped cache"
+
+    other = Table("nb201", imported.archs, imported.arch_strings, {"acc": imported.metric("acc")},
+                  {"dataset": "digits", "training_config": {"channels": 4, "cells": 1}})  # another network
+    notes = []
+    assert with_free_proxies(other, notes.append, "other.h5") is other  # unchanged: no cache for C=4, N=1
+    assert len(notes) == 1 and "surrogate proxies other.h5" in notes[0] and "CPU-minutes" in notes[0]
+    chain = Table("categorical:9x11", np.zeros((1, 9), dtype=np.int64), ["0-0-0-0-0-0-0-0-0"], {"a": np.ones(1)})
+    assert with_free_proxies(chain, notes.append) is chain and len(notes) == 1  # no network: nothing to say

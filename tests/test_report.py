@@ -87,3 +87,16 @@ def test_pareto_frame_lists_each_run_front_then_the_true_one():
     true = rows[rows.strategy == TRUE_FRONT]
     assert sorted(zip(true.acc, true.params)) == [(70, 1), (75, 2), (80, 3)] and true.seed.isna().all()
     assert len(rows[rows.seed == 0]) == 3 and len(rows[rows.seed == 1]) == 2
+
+
+def test_hypervolume_figure_shows_every_query(tmp_path, monkeypatch):
+    """Issue 26, item 22: the y axis starts below the lowest quartile, early queries included."""
+    import surrogate.search.report as report
+
+    ratio = np.linspace(0.1, 1.0, 30)  # a long run that starts low
+    runs = pd.DataFrame({"strategy": "x", "seed": np.repeat([0, 1], 30), "step": np.tile(np.arange(1, 31), 2),
+                         "hypervolume_ratio": np.tile(ratio, 2)})
+    shown = {}
+    monkeypatch.setattr(report, "save_figure", lambda fig, path: shown.update(ylim=fig.axes[0].get_ylim()))
+    report.plot_hypervolume(runs, tmp_path / "hv.png", "x")
+    assert shown["ylim"][0] <= runs.hypervolume_ratio.min() and shown["ylim"][1] >= 1.0

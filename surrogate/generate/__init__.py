@@ -36,7 +36,7 @@ output from the records), `runner` (`generate()`: workers, progress, export).
 
 from surrogate._io import default_threads
 from surrogate.generate.archs import ARCH_SEED, select_archs
-from surrogate.generate.config import JobConfig, check_same_job, make_config
+from surrogate.generate.config import JobConfig, check_same_job, default_out, make_config
 from surrogate.generate.journal import Journal, journal_path
 from surrogate.generate.runner import Exporter, Local, Progress, generate, run_processes
 from surrogate.generate.shared import CONFIG_ATTR, Shared, open_shared
@@ -44,7 +44,7 @@ from surrogate.generate.table import FINAL_METRICS, build_table
 from surrogate.generate.worker import Worker, train_job, worker_process
 
 __all__ = [
-    "ARCH_SEED", "CONFIG_ATTR", "FINAL_METRICS", "Exporter", "JobConfig", "Journal", "Local",
+    "ARCH_SEED", "CONFIG_ATTR", "default_out", "FINAL_METRICS", "Exporter", "JobConfig", "Journal", "Local",
     "Progress", "Shared", "Worker", "build_table", "check_same_job", "default_threads", "generate", "journal_path",
     "make_config", "open_shared", "run_processes", "select_archs", "train_job", "worker_process",
 ]

@@ -6,7 +6,9 @@ A journal or a shared study is bound to one `JobConfig`; a rerun with other sett
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from surrogate.errors import UsageError
 from surrogate.generate.archs import select_archs
@@ -84,6 +86,11 @@ def check_same_job(found: dict, wanted: dict, where: str) -> None:
         there, here = f"{len(there or [])} archs", f"{len(here)} archs"
     raise UsageError(f"{where} was made by a different job ({key}: {there} there, {here} now); "
                      "rerun with the same options or use another --out/--study")
+
+
+def default_out(space: str, dataset: str) -> Path:
+    """Where `surrogate generate` writes when no --out is given: runs/generate/SPACE-DATASET.h5."""
+    return Path(f"runs/generate/{re.sub(r'[^A-Za-z0-9_.-]+', '_', space)}-{dataset}.h5")
 
 
 def make_config(space: str, dataset: str, archs: str = "all", unique: bool = False, epochs: int = 12, seeds: int = 1,

@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from surrogate.errors import UsageError
 from surrogate.registry import Registry
 from surrogate.search.base import RandomSearch, Strategy
-
-if TYPE_CHECKING:
-    from surrogate.search.problem import Problem
 
 
 @dataclass(frozen=True)
@@ -40,10 +37,10 @@ class Family:
     plain: Any = None
     general: Any = None
 
-    def serves(self, problem: Problem | None) -> bool:
+    def serves(self, problem: Any) -> bool:
         return (problem is None or problem.plain) and self.plain is not None or self.general is not None
 
-    def __call__(self, space, seed: int | None = None, problem: Problem | None = None, **params) -> Strategy:
+    def __call__(self, space, seed: int | None = None, problem: Any = None, **params) -> Strategy:
         """The member serving `problem` (None: one objective, maximised), built on `space`."""
         if problem is not None and not problem.plain and self.general is None:
             kind = "several objectives" if problem.m > 1 else "constraints"
@@ -95,15 +92,16 @@ def family(name: str) -> Family:
     return entry if isinstance(entry, Family) else Family(entry)
 
 
-def default_strategies(problem: Problem | None) -> list[str]:
+def default_strategies(problem: Any) -> list[str]:
     return list(DEFAULT_STRATEGIES["plain" if problem is None or problem.plain else "general"])
 
 
-def get_strategy(name: str, space, seed: int | None = None, problem: Problem | None = None, **params) -> Strategy:
+def get_strategy(name: str, space, seed: int | None = None, problem: Any = None, **params) -> Strategy:
     """Build strategy `name` on `space` for `problem` (None: one objective, maximised);
     `params` are its keyword hyperparameters."""
     return family(name)(space, seed=seed, problem=problem, **params)
 
 
-__all__ = ["DEFAULT_STRATEGIES", "WEIGHT_SHARING", "Family", "STRATEGIES", "RandomSearch", "Strategy", "default_strategies", "family",
+__all__ = ["DEFAULT_STRATEGIES", "WEIGHT_SHARING", "Family", "STRATEGIES", "RandomSearch", "Strategy",
+           "default_strategies", "family",
            "get_strategy"]

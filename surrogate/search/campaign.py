@@ -125,7 +125,8 @@ class Campaign:
             where = "of the table" if oracle.table is not None else f"of space {oracle.space.spec}"
             also = " that satisfy the exact constraints" if problem.exact_constraints else ""
             finite = " with finite objectives" if oracle.table is not None else ""
-            raise UsageError(f"budget {self.budget} exceeds the {available} distinct architectures {where}{also}{finite}")
+            raise UsageError(f"budget {self.budget} exceeds the {available} distinct architectures "
+                             f"{where}{also}{finite}")
         truth = Truth.of(oracle.values, problem) if isinstance(oracle, TableOracle) else Truth.unknown(problem)
         for name in self.strategies:
             self.strategy(name, oracle, problem, seed=0)  # bad model/encoding/acq/features fail here

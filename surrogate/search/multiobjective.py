@@ -15,7 +15,6 @@ crowding distance, as Syne Tune's MO-RE) and `rs`.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ProcessPoolExecutor
@@ -81,7 +82,8 @@ class Oracle(ABC):
         """The `Problem` over this oracle's columns (its exact columns exact)."""
         problem = Problem.parse(objectives, constraints, ref_point=None if ref_point is None else tuple(ref_point))
         if problem.columns != self.columns:
-            raise UsageError(f"the oracle answers {', '.join(self.columns)}, the problem asks {', '.join(problem.columns)}")
+            raise UsageError(f"the oracle answers {', '.join(self.columns)}, the problem asks "
+                             f"{', '.join(problem.columns)}")
         return replace(problem, exact_columns=self.exact_columns, exact=self.exact if self.exact_columns else None)
 
     def domain(self) -> np.ndarray | None:
@@ -93,8 +95,8 @@ class Oracle(ABC):
         """How many distinct classes a run can ask: those with finite objectives (a table) that
         satisfy the exact constraints."""
 
-    def close(self) -> None:
-        """Release what answering holds (worker processes)."""
+    def close(self, abort: bool = False) -> None:
+        """Release what answering holds (worker processes; `abort`: at once, the campaign was interrupted)."""
 
 
 # --- tables ---------------------------------------------------------------------------------------
@@ -111,7 +113,8 @@ class TableOracle(Oracle):
         self.class_ids, self._inverse = np.unique(ids, return_inverse=True)
         self._row = {arch.tobytes(): i for i, arch in enumerate(np.ascontiguousarray(table.archs, dtype=np.int64))}
         self._filled: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.values = np.column_stack([self.column(c) for c in self.columns]) if self.columns else np.zeros((table.n, 0))
+        self.values = np.column_stack([self.column(c) for c in self.columns]) if self.columns else \
+            np.zeros((table.n, 0))
         self.seconds = total_seconds(table, time_column) if time_column else None
         self.clock = self.seconds is not None
 
@@ -366,7 +369,8 @@ class LiveOracle(Oracle):
 
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_worker,
-                                             initargs=(self.config, self.data_dir, default_threads(self.workers)))
+                                             initargs=(self.config, self.data_dir, default_threads(self.workers),
+                                                       os.getpid()))
         return self._pool
 
     def export(self) -> Table | None:
@@ -381,9 +385,14 @@ class LiveOracle(Oracle):
         table.write(self.out)
         return table
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Stop the worker processes: when they finish what they train, or at once (`abort`: the
+        campaign was interrupted; journaled records are kept, a rerun resumes)."""
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            if abort:
+                for process in list(getattr(self._pool, "_processes", {}).values()):
+                    process.terminate()
+            self._pool.shutdown(wait=not abort, cancel_futures=True)
             self._pool = None
 
 
@@ -405,7 +414,7 @@ class _ArchWorker:
 _PROCESS_WORKER: _ArchWorker | None = None
 
 
-def _start_worker(config, data_dir: str | None, threads: int) -> None:
+def _start_worker(config, data_dir: str | None, threads: int, parent: int) -> None:
     """A training process: dies with the campaign (even after a kill -9 of it), leaves Ctrl-C to
     the campaign (which cancels the pool), and loads the dataset once."""
     import signal
@@ -416,7 +425,7 @@ def _start_worker(config, data_dir: str | None, threads: int) -> None:
 
     global _PROCESS_WORKER
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent()
+    die_with_parent(parent)
     torch.set_num_threads(threads)
     _PROCESS_WORKER = _ArchWorker(config, data_dir)
 

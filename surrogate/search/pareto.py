@@ -9,21 +9,18 @@ Dominance and hypervolume come from BoTorch (`is_non_dominated`, `DominatedParti
 
 from __future__ import annotations
 
-from typing import Sequence, TYPE_CHECKING
+from typing import Sequence
 
 import numpy as np
 
 from surrogate.errors import UsageError
-
-if TYPE_CHECKING:
-    from surrogate.search.problem import Constraint
 
 #: BoTorch's rule (Ishibuchi et al. 2011): the reference point lies this share of each objective's
 #: range beyond the nadir of the front.
 REF_MARGIN = 0.1
 
 
-def feasible(values: np.ndarray, columns: Sequence[str], constraints: Sequence[Constraint]) -> np.ndarray:
+def feasible(values: np.ndarray, columns: Sequence[str], constraints: Sequence) -> np.ndarray:
     """Rows of `values` (n, len(columns), raw units) that satisfy every constraint."""
     values = np.atleast_2d(np.asarray(values, dtype=np.float64))
     ok = np.ones(len(values), dtype=bool)
@@ -32,7 +29,7 @@ def feasible(values: np.ndarray, columns: Sequence[str], constraints: Sequence[C
     return ok
 
 
-def violation(values: np.ndarray, columns: Sequence[str], constraints: Sequence[Constraint]) -> np.ndarray:
+def violation(values: np.ndarray, columns: Sequence[str], constraints: Sequence) -> np.ndarray:
     """Total constraint violation per row (0 where feasible; NaN counts as infinitely violated)."""
     values = np.atleast_2d(np.asarray(values, dtype=np.float64))
     total = np.zeros(len(values))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from surrogate._io import check_output_folder, create_new, default_threads, torch_threads
+from surrogate._io import check_output_folder, create_new, default_threads, note, torch_threads
 from surrogate.errors import UsageError
 from surrogate.search import WEIGHT_SHARING
 from surrogate.search.campaign import Campaign
@@ -55,6 +55,69 @@ _TABLE_ONLY = {"report": None, "time_column": None, "features": None}
 _LIVE_ONLY = {"workers": 1, "epochs": None, "subset": None, "resolution": None, "validate_epochs": None}
 
 
+#: the command's options (`surrogate search --help`): (SearchRequest field, flag, argparse keywords,
+#: group). The CLI builds its parser from them, defaults from SearchRequest's; `SearchRequest.from_options`
+#: reads the parsed values (an option not given keeps its default).
+_TABLE = "tabular .h5 file, or a shipped dataset name (surrogate datasets); an existing file wins over a shipped name"
+OPTIONS = [
+    ("file", "file", dict(nargs="?", help=_TABLE + "; leave out and give --space and --dataset for a live campaign"), ""),
+    ("metric", "--metric", dict(help="metric to maximise, e.g. cifar10_valid_acc (live: valid_acc); to minimise, "
+                                     "--objectives COL:min"), ""),
+    ("objectives", "--objectives", dict(help="COL:max,COL:min[,...]: one objective with its direction, or several "
+                                             "(a Pareto front); params and flops are computed from the network when the "
+                                             "table lacks them; live: any column of a training record"), ""),
+    ("constraints", "--constraint", dict(action="append", metavar="COL<=V", help="a constraint (repeatable), e.g. "
+                                         "\"params<=1e6\"; with one objective or several"), ""),
+    ("ref_point", "--ref-point", dict(help="hypervolume reference point: auto or v1,v2,..."), ""),
+    ("strategies", "--strategies", dict(help="bo, re, ls, rs, reinforce, tpe, predict-top, nsga2, enas, darts (default: "
+                                             "bo,re,ls,rs,reinforce,tpe; several objectives or constraints: "
+                                             "bo,nsga2,re,rs, the strategies that serve them)"), ""),
+    ("budget", "--budget", dict(type=int, help="queries per run"), ""),
+    ("seeds", "--seeds", dict(type=int, help="runs per strategy, seeds 0..N-1"), ""),
+    ("init", "--init", dict(type=int, help="random queries before a model-based strategy starts"), ""),
+    ("batch", "--batch", dict(type=int, help="architectures proposed at once (BO: q-acquisition)"), ""),
+    ("model", "--model", dict(help="BO's and predict-top's predictor: gp, rf, svr, mlp, gbt"), ""),
+    ("encoding", "--encoding", dict(help="BO's encoding (default: search.bo.bo_encoding's rule)"), ""),
+    ("features", "--features", dict(help="table columns BO reads beside its encoding, by isomorphism class: metrics "
+                                         "of the file, computed params,flops, or zc (every zero-cost proxy column); "
+                                         "none for no columns (default: zc when the table has zc_ columns)"), ""),
+    ("acq", "--acq", dict(help="BO's acquisition: logei, ucb, ts (default: logei); several objectives: ehvi, nehvi, "
+                               "parego (default: ehvi)"), ""),
+    ("pool_size", "--pool-size", dict(type=int, help="predict-top: random candidates it ranks"), ""),
+    ("report", "--report", dict(help="a table column reported for each run's top pick"), ""),
+    ("validate_top", "--validate-top", dict(type=int, help="table: the best --report value among the K "
+                                            "best found; live: train each run's K best again with the validation "
+                                            "protocol (train+valid, test accuracy) into OUT/validated.h5"), ""),
+    ("time_column", "--time-column", dict(help="training-seconds column for the simulated clock (default: detected "
+                                               "by name)"), ""),
+    ("out", "--out", dict(help="output folder"), ""),
+    ("storage", "--storage", dict(help="Optuna RDB storage URL: this process becomes one worker of a shared "
+                                       "campaign"), ""),
+    ("study", "--study", dict(help="study name of the shared campaign (with --storage)"), ""),
+    ("worker_seed", "--worker-seed", dict(type=int, help="seed of this worker (with --storage)"), ""),
+    ("space", "--space", dict(help="search space, e.g. nb201 or categorical:8x3"), "live"),
+    ("epochs", "--epochs", dict(type=int, help="training epochs per query (default: 12)"), "live"),
+    ("subset", "--subset", dict(type=int, help="train on a class-balanced subset of N training images"), "live"),
+    ("resolution", "--resolution", dict(type=int, help="average-pool images to R x R (e.g. 7 for Fashion-MNIST)"),
+     "live"),
+    ("validate_epochs", "--validate-epochs", dict(type=int, help="epochs of the validation training (default: "
+                                                  "--epochs)"), "live"),
+    ("workers", "--workers", dict(type=int, help="queries trained at once on this machine"), "live"),
+    ("dataset", "--dataset", dict(help="digits (built in), fashion-mnist or cifar10 (enas/darts default: the "
+                                       "table's)"), "training"),
+    ("data_dir", "--data-dir", dict(help="folder holding the dataset files (fashion-mnist, cifar10)"), "training"),
+    ("ws_epochs", "--ws-epochs", dict(type=int, help="enas/darts: supernet epochs per run"), "training"),
+    ("channels", "--channels", dict(type=int, help="network width C (default: the table's, else 16)"), "training"),
+    ("cells", "--cells", dict(type=int, help="cells per stage N (default: the table's, else 5)"), "training"),
+    ("batch_size", "--batch-size", dict(type=int, help="batch size (default: the table's, else 256)"), "training"),
+    ("device", "--device", dict(help="cpu or cuda"), "training"),
+    ("darts_beta", "--darts-beta", dict(type=float, help="beta-DARTS regularisation weight (0: plain DARTS)"), "training"),
+]
+#: the groups of OPTIONS in `--help`
+GROUPS = {"live": "live campaigns (no FILE: every query is trained, records in OUT/records.h5)",
+          "training": "training (live campaigns; enas, darts: a supernet trained live per run)"}
+
+
 @dataclass
 class SearchRequest:
     """The options of `surrogate search` (see its `--help`). `file`: a table path or shipped name;
@@ -66,17 +129,17 @@ class SearchRequest:
     constraints: list[str] = field(default_factory=list)
     ref_point: str = "auto"
     strategies: list[str] | None = None
-    budget: int = 150
-    seeds: int = 20
-    init: int = 10
-    batch: int = 1
-    model: str = "gp"
+    budget: int = Campaign.budget
+    seeds: int = Campaign.seeds
+    init: int = Campaign.init
+    batch: int = Campaign.batch
+    model: str = Campaign.model
     encoding: str | None = None
     features: list[str] | None = None
     acq: str | None = None
-    pool_size: int = 1000
+    pool_size: int = Campaign.pool_size
     report: str | None = None
-    validate_top: int = 0
+    validate_top: int = Campaign.validate_top
     time_column: str | None = None
     out: str = "runs/search"
     storage: str | None = None
@@ -99,6 +162,19 @@ class SearchRequest:
     progress: bool = True
     command: str = ""
 
+    @classmethod
+    def from_options(cls, values: dict) -> "SearchRequest":
+        """The request from the parsed OPTIONS (comma lists split; `--features none` is no column)."""
+        request = cls(**{field: values[field] for field, *_ in OPTIONS if field in values})
+        split = lambda text: [item.strip() for item in text.split(",") if item.strip()]  # noqa: E731
+        if request.strategies is not None:
+            request.strategies = split(request.strategies)
+        if request.features is not None:
+            request.features = [] if request.features.strip() == "none" else split(request.features)
+        request.constraints = list(request.constraints or [])
+        request.progress, request.command = not values.get("no_progress"), values.get("command_line", "")
+        return request
+
     @property
     def live(self) -> bool:
         return self.file is None
@@ -114,7 +190,9 @@ class SearchRequest:
         return [f"{self.metric}:max"]
 
     def check(self) -> None:
-        """Every check that needs no data: bounds, options of the other kind of campaign, pairs."""
+        """Every check that needs no data: the objectives, bounds, options of the other kind of
+        campaign, pairs."""
+        plain = Problem.parse(self.objective_specs(), self.constraints).plain
         for name, bound in _BOUNDS.items():
             if not bound.holds(getattr(self, name)):
                 raise UsageError(f"--{name.replace('_', '-')} must be at least {bound.low:g}, got {getattr(self, name)}")
@@ -126,7 +204,7 @@ class SearchRequest:
         if wrong:
             flags = ", ".join("--" + n.replace("_", "-") for n in wrong)
             raise UsageError(f"{flags}: only for a {'table campaign (a live campaign has no table)' if self.live else 'live campaign (--space and --dataset), not a table FILE'}")
-        if self.workers != 1 and not Problem.parse(self.objective_specs(), self.constraints).plain:
+        if self.workers != 1 and not plain:
             raise UsageError("--workers trains several queries at once: it serves one objective without constraints "
                              "(several objectives or constraints: one query at a time)")
         if self.strategies is not None and not self.strategies:
@@ -141,13 +219,15 @@ class SearchRequest:
             raise UsageError(f"{', '.join(self.strategies)} train a supernet live and cannot run as --storage workers")
 
     # --- what runs ----------------------------------------------------------------------------------
-    def oracles(self, columns: list[str]) -> tuple[Oracle, Oracle | None, str]:
-        """(the oracle, the one validating top picks when live and asked, a description of the source)."""
+    def oracles(self, columns: list[str], notes: list[str]) -> tuple[Oracle, Oracle | None, str]:
+        """(the oracle, the one validating top picks when live and asked, a description of the
+        source); `notes` gets what the user should know before the work starts."""
         if not self.live:
             from surrogate.catalog import resolve
+            from surrogate.features import with_free_proxies
             from surrogate.tabular import Table
 
-            table = Table.read(resolve(self.file))
+            table = with_free_proxies(Table.read(resolve(self.file)), notes.append, self.file)
             time_column = self.time_column or next((m for m in table.metric_names if TIME_COLUMN.search(m)), None)
             return TableOracle(table, columns, time_column), None, str(self.file)
         training = dict(channels=self.channels or 16, cells=self.cells or 5, batch_size=self.batch_size or 256,
@@ -193,7 +273,8 @@ def run_search(request: SearchRequest) -> SearchResult:
     `out/.checkpoints`, write the report under `out` and return it."""
     request.check()
     columns = list(Problem.parse(request.objective_specs(), request.constraints).columns)
-    oracle, validator, source = request.oracles(columns)
+    notes: list[str] = []
+    oracle, validator, source = request.oracles(columns, notes)
     try:
         campaign = request.campaign(oracle)
         checked = campaign.validate(oracle)
@@ -201,6 +282,8 @@ def run_search(request: SearchRequest) -> SearchResult:
             return _work(request, campaign, oracle, checked[0])
         out = Path(request.out)
         claim(out, campaign_key(campaign, oracle), request.command)
+        for text in notes:  # every check passed: what the user should know, before the work
+            note(text)
         validated: list[dict] | None = [] if validator is not None else None
 
         def after_run(frame) -> None:
@@ -215,10 +298,14 @@ def run_search(request: SearchRequest) -> SearchResult:
         with threads:  # live: what training in this process may use
             trajectories, problem, truth = campaign.run(oracle, out / ".checkpoints", request.progress, after_run,
                                                         checked=checked)
-    finally:
-        oracle.close()
-        if validator is not None:
-            validator.close()
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: the workers stop at once
+        for one in (oracle, validator):
+            if one is not None:
+                one.close(abort=True)
+        raise
+    for one in (oracle, validator):
+        if one is not None:
+            one.close()
     document, files = write_report(campaign, problem, truth, oracle, trajectories, out, source, request.command,
                                    time.perf_counter() - start, validated)
     if validator is not None:

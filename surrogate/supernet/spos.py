@@ -73,6 +73,29 @@ class SupernetConfig:
         return build_supernet(self.space, self.channels, self.cells, data.num_classes, data.input_shape[0])
 
 
+#: what `protocol` fills: the settings a table's records were trained with, and their defaults.
+PROTOCOL = {"space": None, "dataset": None, "channels": 16, "cells": 5, "batch_size": 256, "subset": None,
+            "resolution": None}
+
+
+def protocol(like=None, name: str = "", **given) -> dict:
+    """Space, dataset and training protocol of a supernet: the `given` settings (None: not given),
+    else those `like` (a table from `surrogate generate`, named `name`) was trained with, else the
+    defaults (`PROTOCOL`); so the supernet learns what the records learned."""
+    recorded: dict = {}
+    if like is not None:
+        recorded = dict(like.attrs.get("training_config") or {})
+        if not recorded.get("channels"):
+            raise UsageError(f"--like {name}: the table records no training protocol (not made by surrogate generate)")
+        recorded |= {"space": like.space, "dataset": like.attrs.get("dataset")}
+    settings = {key: given[key] if given.get(key) is not None else recorded.get(key, default)
+                for key, default in PROTOCOL.items()}
+    for key in ("space", "dataset"):
+        if settings[key] is None:
+            raise UsageError(f"supernet train needs --{key} (or --like TABLE)")
+    return settings
+
+
 def sample_paths(space: Space, n: int, generator: torch.Generator) -> np.ndarray:
     """n architectures drawn uniformly (every decision independently), from a torch generator so
     the draw is part of the resumable RNG state."""
