@@ -7,12 +7,13 @@
   architecture one run trained is reused by every other run (charged to each asker alike).
 
 An oracle answers an outcome matrix over the problem's columns and the seconds each query is
-charged (`Outcome`). One rule for isomorphs, everywhere: **the architecture asked is answered by
-its own record; where it has none (or it is NaN), by the mean of its isomorphism class's finite
-records** — what a user looking the architecture up in the table sees, and, since isomorphs
-compute the same function, the best estimate when the table lacks it. A live oracle records only
-the class's canonical member (the network it trains), so every member gets that record, and
-params and FLOPs are that network's.
+charged (`Outcome`). One rule for isomorphs, everywhere: **every strategy treats an isomorphism
+class as one point (it never asks two members), so a class has one outcome: a measured column is
+the mean of its members' finite records (isomorphs compute the same function; their records differ
+by training noise), an exact cost the class's smallest (the cheapest network computing that
+function)**. Which member a strategy happens to ask never changes what it sees, and
+the table's best is always reachable. A live oracle trains the class's canonical member once (its
+record is the class's) and computes params and FLOPs as the class's smallest, as a table does.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from surrogate.errors import UsageError
 from surrogate.features import COMPUTED, raw_feature
@@ -101,38 +103,38 @@ class Oracle(ABC):
 
 # --- tables ---------------------------------------------------------------------------------------
 class TableOracle(Oracle):
-    """Answers from a table by the rule for isomorphs (module doc). Columns are the table's metrics
-    (last epoch, mean over seeds) or params/FLOPs computed from the network definition when it
-    lacks them; `time_column` (per-epoch seconds, summed) drives the simulated clock."""
+    """Answers from a table by the rule for isomorphs (module doc): one outcome per class. Columns
+    are the table's metrics (last epoch, mean over seeds) or params/FLOPs computed from the network
+    definition when it lacks them; `time_column` (per-epoch seconds, summed) drives the simulated
+    clock. `values` holds one row per class, `archs` its representative (its first row in the table)."""
 
     def __init__(self, table: Table, columns: Sequence[str], time_column: str | None = None):
         self.space = get_space(table.space)
         self.table, self.columns = table, tuple(columns)
         self.exact_columns = tuple(c for c in self.columns if c in COMPUTED)
         ids = self.space.canonical_ids(table.archs)
-        self.class_ids, self._inverse = np.unique(ids, return_inverse=True)
-        self._row = {arch.tobytes(): i for i, arch in enumerate(np.ascontiguousarray(table.archs, dtype=np.int64))}
-        self._filled: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.class_ids, first, self._inverse = np.unique(ids, return_index=True, return_inverse=True)
+        self.archs = table.archs[first]
+        self._classes: dict[str, np.ndarray] = {}
         self.values = np.column_stack([self.column(c) for c in self.columns]) if self.columns else \
-            np.zeros((table.n, 0))
-        self.seconds = total_seconds(table, time_column) if time_column else None
+            np.zeros((len(self.class_ids), 0))
+        self.seconds = None
+        if time_column:
+            self.seconds = _by_class(total_seconds(table, time_column), self._inverse, "mean")
         self.clock = self.seconds is not None
 
     def column(self, name: str) -> np.ndarray:
-        """Column `name` of every row of the table, NaN rows filled with their class's mean."""
-        return self._fill(name)[0]
-
-    def _fill(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(rows under the rule, mean of each class's finite records)."""
-        if name not in self._filled:
+        """Column `name` of every class: its members' finite records averaged (an exact cost: the
+        smallest); NaN where none is finite."""
+        if name not in self._classes:
             if name not in self.table.metrics and name not in COMPUTED:
                 raise UsageError(f"unknown metric {name!r}: not a column of the file "
                                  f"({', '.join(self.table.metric_names)}) nor a computed one ({', '.join(COMPUTED)})")
             own = raw_feature(self.table, name).astype(np.float64)
             if np.isinf(own).any():
                 raise UsageError(f"column {name!r} holds infinite values (row {np.flatnonzero(np.isinf(own))[0] + 1})")
-            self._filled[name] = _fill_by_class(own, self._inverse, len(self.class_ids))
-        return self._filled[name]
+            self._classes[name] = _by_class(own, self._inverse, "min" if name in COMPUTED else "mean")
+        return self._classes[name]
 
     @property
     def fingerprint(self) -> str:
@@ -146,56 +148,41 @@ class TableOracle(Oracle):
     def covers_space(self) -> bool:
         """Does the table hold every isomorphism class of its space (so strategies may roam freely)?"""
         space = self.space
-        return space.size <= ENUMERATE_LIMIT and len(np.unique(space.canonical_ids(space.enumerate()))) == len(self.class_ids)
+        return space.size <= ENUMERATE_LIMIT and \
+            len(np.unique(space.canonical_ids(space.enumerate()))) == len(self.class_ids)
 
     def domain(self) -> np.ndarray | None:
         return None if self.covers_space else self.table.archs
 
     def max_queries(self, problem: Problem) -> int:
-        ok = np.isfinite(self.values[:, :problem.m]).all(axis=1) & problem.exactly_feasible(self.table.archs)
-        return len(np.unique(self._inverse[ok]))
+        ok = np.isfinite(self.values[:, :problem.m]).all(axis=1) & problem.exactly_feasible(self.archs)
+        return int(ok.sum())
 
-    def lookup(self, name: str, archs: np.ndarray) -> np.ndarray:
-        """Column `name`'s value of each architecture under the rule for isomorphs (UsageError for
-        one whose class the table lacks)."""
-        rows, classes = self._locate(archs)
-        filled, means = self._fill(name)
-        return np.where(rows >= 0, filled[np.maximum(rows, 0)], means[classes])
-
-    def _locate(self, archs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(own row or -1, class position) of each architecture."""
-        archs = np.ascontiguousarray(np.atleast_2d(archs), dtype=np.int64)
+    def index(self, archs: np.ndarray) -> np.ndarray:
+        """Class position of each architecture (UsageError for one whose class the table lacks)."""
+        archs = np.atleast_2d(archs)
         ids = self.space.canonical_ids(archs)
         k = np.minimum(np.searchsorted(self.class_ids, ids), len(self.class_ids) - 1)
         missing = np.flatnonzero(self.class_ids[k] != ids)
         if len(missing):
             raise UsageError(f"{self.space.format(archs[missing[0]])} is not in the table (nor any isomorph)")
-        return np.array([self._row.get(a.tobytes(), -1) for a in archs], dtype=np.int64), k
+        return k
+
+    def lookup(self, name: str, archs: np.ndarray) -> np.ndarray:
+        """Column `name`'s value of each architecture (its class's, by the rule for isomorphs)."""
+        return self.column(name)[self.index(archs)]
 
     def evaluate(self, archs: np.ndarray) -> Outcome:
-        rows, classes = self._locate(archs)
-        values = np.column_stack([np.where(rows >= 0, self._fill(c)[0][np.maximum(rows, 0)], self._fill(c)[1][classes])
-                                  for c in self.columns])
-        if self.seconds is None:
-            return Outcome(values, np.full(len(rows), np.nan))
-        seconds, means = _fill_by_class(self.seconds, self._inverse, len(self.class_ids))
-        return Outcome(values, np.where(rows >= 0, seconds[np.maximum(rows, 0)], means[classes]))
+        k = self.index(archs)
+        return Outcome(self.values[k], np.full(len(k), np.nan) if self.seconds is None else self.seconds[k])
 
     def exact(self, archs: np.ndarray) -> np.ndarray:
-        if not self.exact_columns:
-            return np.zeros((len(np.atleast_2d(archs)), 0))
-        return np.column_stack([self.lookup(c, archs) for c in self.exact_columns])
+        return self.values[self.index(archs)][:, [self.columns.index(c) for c in self.exact_columns]]
 
 
-def _fill_by_class(own: np.ndarray, inverse: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(`own` with non-finite rows replaced by their class's mean of finite rows, that mean per class)."""
-    finite = np.isfinite(own)
-    sums, counts = np.zeros(classes), np.zeros(classes)
-    np.add.at(sums, inverse[finite], own[finite])
-    np.add.at(counts, inverse[finite], 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    return np.where(finite, own, means[inverse]), means
+def _by_class(own: np.ndarray, inverse: np.ndarray, how: str) -> np.ndarray:
+    """Each class's mean (or min) of its members' finite values; NaN where none is finite."""
+    return pd.Series(own).groupby(inverse).agg(how).to_numpy(dtype=np.float64)  # pandas skips NaN
 
 
 def total_seconds(table: Table, name: str) -> np.ndarray:
@@ -226,8 +213,8 @@ class LiveOracle(Oracle):
     `generate.JobConfig` without an architecture list), journaled under `root/<name>.parts` and
     exported to `root/<name>` (`records.h5`). `workers` > 1 trains that many at once in spawned
     processes. Outcomes are read from each record (module doc); the exact columns (params, flops)
-    are computed from the network definition before any training, the values the record then
-    holds. Seconds are each record's `job_seconds`."""
+    are the class's, computed from the network definition before any training. Seconds are each
+    record's `job_seconds`."""
 
     clock = True
 
@@ -251,6 +238,7 @@ class LiveOracle(Oracle):
         self._data = data
         self._worker = None
         self._pool: ProcessPoolExecutor | None = None
+        self._class_costs: tuple | None = None  # (class ids, each class's smallest params and flops)
         self.trained = 0  # records this process trained (the rest were found in the journal)
 
     @property
@@ -310,13 +298,26 @@ class LiveOracle(Oracle):
         return [self.journal.read((k, TRAIN_SEED)) for k in keys]
 
     def network_costs(self, archs: np.ndarray) -> dict[str, np.ndarray]:
-        """`params` and `flops` of the networks `records` trains for `archs` (their classes' canonical
-        members), from the network definition alone: no training, the values the records will hold."""
+        """`params` and `flops` of each architecture's class, by the rule for isomorphs: its
+        smallest member's, from the network definition alone (no training). Every member of a space
+        small enough to enumerate is costed once; a larger space's classes are costed by their
+        canonical member (a chain space's classes are single architectures)."""
         from surrogate.nets.costs import costs
 
         data = self.data()
-        return costs(self.space, self.space.canonicalize(np.atleast_2d(archs)), channels=self.config.channels,
-                     cells=self.config.cells, num_classes=data.num_classes, input_shape=tuple(data.input_shape))
+        config = self.config
+        cost = lambda a: costs(self.space, a, channels=config.channels, cells=config.cells,  # noqa: E731
+                               num_classes=data.num_classes, input_shape=tuple(data.input_shape))
+        archs = np.atleast_2d(archs)
+        if self.space.size > ENUMERATE_LIMIT:
+            return cost(self.space.canonicalize(archs))
+        if self._class_costs is None:
+            every = self.space.enumerate()
+            ids, inverse = np.unique(self.space.canonical_ids(every), return_inverse=True)
+            self._class_costs = ids, {k: _by_class(v, inverse, "min") for k, v in cost(every).items()}
+        ids, smallest = self._class_costs
+        k = np.searchsorted(ids, self.space.canonical_ids(archs))
+        return {name: values[k] for name, values in smallest.items()}
 
     def data(self):
         """The dataset, loaded once."""

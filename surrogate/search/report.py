@@ -356,7 +356,7 @@ def pareto_frame(trajectories: pd.DataFrame, truth: Truth, oracle) -> pd.DataFra
     Y = truth.objectives(oracle.values)
     rows = [np.flatnonzero((Y == point).all(axis=1))[0] for point in truth.front]  # one architecture per point
     true = pd.DataFrame(oracle.values[rows][:, :p.m], columns=[o.name for o in p.objectives])
-    true.insert(0, "arch", oracle.space.format_many(oracle.table.archs[rows]))
+    true.insert(0, "arch", oracle.space.format_many(oracle.archs[rows]))
     true.insert(0, "step", pd.NA)
     true.insert(0, "seed", pd.NA)
     true.insert(0, "strategy", TRUE_FRONT)
