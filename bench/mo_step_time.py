@@ -29,7 +29,7 @@ def steps(acq: str, cost: str, mc: int, seed: int = 0) -> dict:
     problem, _ = campaign.validate(oracle)
     bo = campaign.strategy("bo", oracle, problem, seed)  # the campaign's bo: its default proxies too
     bo.mc_samples = mc
-    domain = oracle.domain()  # as a campaign run: a table that misses part of its space restricts the asks
+    domain = oracle.domain()  # as a campaign run: the table's architectures, one per class
     if domain is not None:
         bo.restrict(domain)
     fits: list[float] = []

@@ -84,7 +84,7 @@ def test_default_encodings_are_those_the_space_has(tmp_path, capsys):
                  "--json", "--no-progress"])
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
-    assert [r["encoding"] for r in doc["results"]] == ["onehot"]  # a chain has no DAG: no adjacency/path
+    assert [r["encoding"] for r in doc["results"]] == ["onehot", "graf"]  # a chain has no DAG: no adjacency/path
 
 
 def test_kendall_tau_figure_with_one_training_size_is_a_dot_per_model_and_encoding(tmp_path, monkeypatch):

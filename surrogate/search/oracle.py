@@ -25,7 +25,6 @@ import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -89,7 +88,7 @@ class Oracle(ABC):
         return replace(problem, exact_columns=self.exact_columns, exact=self.exact if self.exact_columns else None)
 
     def domain(self) -> np.ndarray | None:
-        """The architectures strategies may ask (a table that misses part of its space), or None."""
+        """The architectures strategies may ask (one per class counts), or None: the whole space."""
         return None
 
     @abstractmethod
@@ -144,15 +143,11 @@ class TableOracle(Oracle):
     def dataset(self) -> str | None:
         return self.table.attrs.get("dataset")
 
-    @cached_property
-    def covers_space(self) -> bool:
-        """Does the table hold every isomorphism class of its space (so strategies may roam freely)?"""
-        space = self.space
-        return space.size <= ENUMERATE_LIMIT and \
-            len(np.unique(space.canonical_ids(space.enumerate()))) == len(self.class_ids)
-
-    def domain(self) -> np.ndarray | None:
-        return None if self.covers_space else self.table.archs
+    def domain(self) -> np.ndarray:
+        """The table's architectures: strategies ask one representative per class, its first row
+        (the same one whether it is drawn at random or scored by a model, so an encoding that tells
+        isomorphs apart, one-hot say, sees one architecture per class)."""
+        return self.table.archs
 
     def max_queries(self, problem: Problem) -> int:
         ok = np.isfinite(self.values[:, :problem.m]).all(axis=1) & problem.exactly_feasible(self.archs)
