@@ -86,7 +86,7 @@ class PredictorBenchmark:
     """
 
     metric: str
-    models: list[str] = field(default_factory=lambda: ["gp", "rf", "svr", "mlp"])
+    models: list[str] = field(default_factory=lambda: ["gp", "rf", "svr", "mlp", "gbt", "ensemble"])
     encodings: list[str] = field(default_factory=lambda: ["onehot", "adjacency", "path"])
     train_sizes: list[int] = field(default_factory=lambda: [20, 50, 100, 200, 400])
     test_size: int = 1000

@@ -1,4 +1,4 @@
-"""An ensemble of different predictors on the same inputs: gp, rf and gbt by default."""
+"""An ensemble of different predictors on the same inputs: gp, rf, gbt, svr and mlp by default."""
 
 from __future__ import annotations
 
@@ -21,9 +21,14 @@ class Ensemble(Predictor):
     weighs less, without a cross-validation refit; `"equal"` mixes them equally. The combined std is
     the mixture's, `sqrt(sum_i w_i (std_i² + (mean_i - mean)²))`: each member's own uncertainty plus
     their disagreement. The base class maps mean and std back to y's units.
+
+    `shrinkage` (0.5) mixes the stacked weights half and half with equal ones: stacking alone put
+    nearly all weight on the GP and lost to gbt on one-hot encodings, equal weights alone lost to the
+    GP on graf. svr and mlp are members because without them the ensemble trailed svr on small
+    nb201-fmnist training sets (bench/results/predictors_robust.md).
     """
 
-    def __init__(self, models: tuple[str, ...] = ("gp", "rf", "gbt"), weights: str = "stacked",
+    def __init__(self, models: tuple[str, ...] = ("gp", "rf", "gbt", "svr", "mlp"), weights: str = "stacked",
                  shrinkage: float = 0.5, targets: str = "copula", seed: int | None = None):
         self.models = models
         self.weights = weights

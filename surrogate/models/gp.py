@@ -24,9 +24,9 @@ class GaussianProcess(JointPosterior, Predictor):
     The std is the posterior std of the latent function (observation noise excluded).
     The fit is robust: training points whose residual exceeds `outlier_z` predictive stds
     (leave-one-out for the points the GP saw, at most a tenth) are left out and the GP refitted,
-    until that set is stable; a diverged network among normal ones is such a point (3 of 100
-    NB201 C10 cells relabelled 10 %, copula targets: tau 0.69 kept, 0.77 left out, 0.79 clean; on
-    clean cells nothing was left out at 3.0). `outlier_z=None` is the plain BoTorch fit (bo's).
+    until that set is stable; a diverged network among normal ones is such a point, and on clean
+    cells nothing is left out at 3.0 (bench/results/predictors_robust.md). `outlier_z=None` is the
+    plain BoTorch fit (bo's).
     (Scaling the std by the leave-one-out residuals' spread was measured and made the 90 %
     intervals narrower, not wider: leave-one-out with hyperparameters fitted on every point is
     optimistic, so the GP's intervals stay somewhat overconfident on unseen classes.)
