@@ -27,7 +27,7 @@ from surrogate.tabular import Table
 #: model name of the weight-sharing estimate: it reads a column (`supernet_column`) and needs no training data.
 SUPERNET = "supernet"
 JSON_FIELDS = ("model", "encoding", "train_size", "kendall_tau", "kendall_tau_std", "spearman", "pearson",
-               "precision_top1pct", "precision_top5pct", "rmse", "nll", "fit_seconds", "predict_seconds")
+               "precision_top1pct", "precision_top5pct", "rmse", "nll", "coverage90", "fit_seconds", "predict_seconds")
 
 
 def run_and_report(bench: "PredictorBenchmark", table: Table, out: Path, source: str, command: str,
@@ -58,18 +58,48 @@ def default_encodings(space: str) -> list[str]:
     return usable
 
 
+def corrupt_labels(y: np.ndarray, corruption: str | None, seed: int, n: int) -> np.ndarray:
+    """Training labels as a robustness case makes them (test labels stay clean), drawn from
+    (seed, n): `diverged:K:VALUE` sets K of them to VALUE (a diverged network: 10 on CIFAR-10
+    accuracy), `t:DF:SCALE` adds Student-t noise with DF degrees of freedom times SCALE (heavy tails:
+    DF 1 is Cauchy). None leaves them as they are."""
+    if not corruption:
+        return y
+    kind, *args = corruption.split(":")
+    rng = np.random.default_rng([seed, n, 22])
+    y = np.array(y, dtype=np.float64)
+    if kind == "diverged" and len(args) == 2:
+        y[rng.choice(len(y), min(int(args[0]), len(y)), replace=False)] = float(args[1])
+        return y
+    if kind == "t" and len(args) == 2:
+        return y + float(args[1]) * rng.standard_t(float(args[0]), len(y))
+    raise UsageError(f"unknown corruption {corruption!r} (diverged:K:VALUE or t:DF:SCALE)")
+
+
 @dataclass
 class PredictorBenchmark:
-    """A sweep definition; `run(table)` returns one row per (model, encoding, train size, seed)."""
+    """A sweep definition; `run(table)` returns one row per (model, encoding, train size, seed).
+
+    `variants` names models with hyperparameters: `{"gp-raw": ("gp", {"targets": "raw"})}` lets
+    `models` hold "gp-raw" beside "gp". `corruption` corrupts the training labels only
+    (`corrupt_labels`), the same way for every model.
+    """
 
     metric: str
-    models: list[str] = field(default_factory=lambda: ["gp", "rf", "svr", "mlp"])
+    models: list[str] = field(default_factory=lambda: ["gp", "rf", "svr", "mlp", "gbt", "ensemble"])
     encodings: list[str] = field(default_factory=lambda: ["onehot", "adjacency", "path"])
     train_sizes: list[int] = field(default_factory=lambda: [20, 50, 100, 200, 400])
     test_size: int = 1000
     seeds: int = 5
     features: list[str] = field(default_factory=list)
     supernet_column: str = "supernet_acc"
+    variants: dict[str, tuple[str, dict]] = field(default_factory=dict)
+    corruption: str | None = None
+
+    def model(self, name: str, seed: int | None = None):
+        """A fresh predictor for `name`: a registry name or one of `variants`."""
+        model, params = self.variants.get(name, (name, {}))
+        return get_model(model, **{**params, "seed": seed})
 
     def validate(self, table: Table) -> None:
         """Fail fast, before any work, on names or sizes that cannot run."""
@@ -80,7 +110,7 @@ class PredictorBenchmark:
             raise UsageError(f"metric {self.metric!r} holds infinite values (row {np.flatnonzero(np.isinf(y))[0] + 1})")
         for name in self.models:
             if name != SUPERNET:
-                get_model(name)
+                self.model(name)
             elif self.supernet_column not in table.metrics:
                 raise UsageError(f"model {SUPERNET!r} reads column {self.supernet_column!r}, which the file lacks: "
                                  "add it with `surrogate supernet estimate SUPERNET.pt --into FILE`")
@@ -88,6 +118,7 @@ class PredictorBenchmark:
             get_encoding(name, table.space)
         if min(self.train_sizes) < 2 or self.test_size < 2 or self.seeds < 1:
             raise UsageError("train sizes and the test size must be >= 2, and seeds >= 1")
+        corrupt_labels(np.zeros(2), self.corruption, 0, 2)
 
     def run(self, table: Table, progress: bool = True) -> pd.DataFrame:
         self.validate(table)
@@ -109,9 +140,9 @@ class PredictorBenchmark:
                 for model_name, encoding, x in runs:
                     for n in self.train_sizes:
                         train = train_sets[n]
-                        model = ColumnEstimate() if model_name == SUPERNET else get_model(model_name, seed=seed)
+                        model = ColumnEstimate() if model_name == SUPERNET else self.model(model_name, seed)
                         start = time.perf_counter()
-                        model.fit(x[train], y[train])
+                        model.fit(x[train], corrupt_labels(y[train], self.corruption, seed, n))
                         fitted = time.perf_counter()
                         mean, std = model.predict(x[test])
                         predicted = time.perf_counter()
@@ -159,12 +190,13 @@ def json_document(metric: str, summary: pd.DataFrame) -> dict:
 
 
 def markdown_table(summary: pd.DataFrame) -> str:
-    header = ["model", "encoding", "n", "Kendall tau", "Spearman", "Pearson", "P@1%", "P@5%", "RMSE", "NLL", "fit s"]
+    header = ["model", "encoding", "n", "Kendall tau", "Spearman", "Pearson", "P@1%", "P@5%", "RMSE", "NLL", "cov90",
+              "fit s"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in summary.iterrows():
         cells = [r.model, r.encoding, str(r.train_size), f"{r.kendall_tau:.3f} ± {r.kendall_tau_std:.3f}",
                  f"{r.spearman:.3f}", f"{r.pearson:.3f}", f"{r.precision_top1pct:.2f}", f"{r.precision_top5pct:.2f}",
-                 f"{r.rmse:.3g}", f"{r.nll:.3g}", f"{r.fit_seconds:.3f}"]
+                 f"{r.rmse:.3g}", f"{r.nll:.3g}", f"{r.coverage90:.2f}", f"{r.fit_seconds:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -226,14 +258,18 @@ def write_report(bench: PredictorBenchmark, table: Table, results: pd.DataFrame,
                      space=table.space, dataset=table.attrs.get("dataset"), metric=bench.metric,
                      test_size=bench.test_size, train_sizes=bench.train_sizes, models=bench.models,
                      encodings=bench.encodings, features=bench.features,
+                     **({"variants": {k: [m, p] for k, (m, p) in bench.variants.items()}} if bench.variants else {}),
+                     **({"corruption": bench.corruption} if bench.corruption else {}),
                      split="isomorphism-disjoint (one architecture per canonical class; nested training sets)",
                      seconds=round(seconds, 2))
     atomic_write(out / "run.json", json.dumps(run, indent=2) + "\n")
     title = f"{table.attrs.get('dataset') or table.space}: {bench.metric}"
     text = [f"# Predictor benchmark: {title}", "",
             f"{bench.seeds} seeds, test size {bench.test_size}, isomorphism-disjoint splits"
-            + (f", extra features: {', '.join(bench.features)}" if bench.features else "") + ".",
-            f"Mean over seeds (± std for Kendall tau). Command: `{command}`", "", markdown_table(summary), ""]
+            + (f", extra features: {', '.join(bench.features)}" if bench.features else "")
+            + (f", training labels corrupted ({bench.corruption}; test labels clean)" if bench.corruption else "") + ".",
+            f"Mean over seeds (± std for Kendall tau); cov90 is the share of test values inside the predicted "
+            f"90 % interval (mean ± 1.645 std). Command: `{command}`", "", markdown_table(summary), ""]
     atomic_write(out / "summary.md", "\n".join(text))
     plot_kendall_tau(summary, out / "kendall_tau.png", title)
     return summary

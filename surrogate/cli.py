@@ -381,8 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = bench.add_parser("predictors", help="rank correlation of predictors x encodings x training-set sizes")
     p.add_argument("file", help=_TABLE_FILE)
     p.add_argument("--metric", required=True, help="metric to predict, e.g. cifar10_valid_acc")
-    p.add_argument("--models", default="gp,rf,svr,mlp",
-                   help="gp, rf, svr, mlp, gbt, and supernet (the --supernet-column estimate, zero-shot)")
+    p.add_argument("--models", default="gp,rf,svr,mlp,gbt,ensemble",
+                   help="gp, rf, svr, mlp, gbt, ensemble (the five, stacked), and supernet (the --supernet-column "
+                        "estimate, zero-shot) (default: gp,rf,svr,mlp,gbt,ensemble)")
     p.add_argument("--encodings", help="default: onehot,adjacency,path,graf where the space has them")
     p.add_argument("--train-sizes", default="20,50,100,200,400",
                    help="training-set sizes, nested per seed (default: 20,50,100,200,400)")

@@ -51,12 +51,31 @@ def test_same_splits_for_every_model(tmp_path):
     assert doc["results"][0]["train_size"] == 20
 
 
+def test_corrupted_training_labels_and_model_variants(tmp_path):
+    from surrogate.benchmark import corrupt_labels
+
+    y = np.linspace(60, 90, 50)
+    diverged = corrupt_labels(y, "diverged:3:10", seed=1, n=50)
+    assert (diverged == 10).sum() == 3 and np.array_equal(diverged[diverged != 10], y[diverged != 10])
+    np.testing.assert_array_equal(diverged, corrupt_labels(y, "diverged:3:10", seed=1, n=50))
+    noisy = corrupt_labels(y, "t:1:1", seed=1, n=50)
+    assert not np.array_equal(noisy, y) and corrupt_labels(y, None, 0, 50) is y
+    table, _ = toy_table(tmp_path)
+    bench = PredictorBenchmark(metric="acc", models=["rf", "rf-raw"], encodings=["onehot"], train_sizes=[40],
+                               test_size=50, seeds=1, variants={"rf-raw": ("rf", {"targets": "raw"})},
+                               corruption="diverged:2:0")
+    rows = bench.run(table, progress=False)
+    assert list(rows.model) == ["rf", "rf-raw"] and rows.coverage90.between(0, 1).all()
+    assert rows.kendall_tau.iloc[0] != rows.kendall_tau.iloc[1]
+
+
 @pytest.mark.parametrize("kwargs,needle", [
     ({"models": ["xgb"]}, "unknown model"),
     ({"encodings": ["graph"]}, "unknown encoding"),
     ({"metric": "nope"}, "unknown metric"),
     ({"metric": "empty"}, "NaN for every"),
     ({"train_sizes": [300], "test_size": 200}, "exceeds"),
+    ({"corruption": "flip:3"}, "unknown corruption"),
 ])
 def test_bad_sweeps_fail_fast(tmp_path, kwargs, needle):
     table, _ = toy_table(tmp_path)

@@ -26,6 +26,16 @@ def test_hand_computed_values():
     assert gaussian_nll(np.zeros(1), np.zeros(1), np.ones(1)) == pytest.approx(0.5 * np.log(2 * np.pi))
 
 
+def test_interval_coverage():
+    from surrogate.metrics import interval_coverage
+
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=20000)
+    assert interval_coverage(y, np.zeros_like(y), np.ones_like(y)) == pytest.approx(0.9, abs=0.01)
+    assert interval_coverage(y, np.zeros_like(y), np.full_like(y, 0.1)) < 0.2
+    assert np.isnan(prediction_metrics(y[:5], y[:5], np.full(5, np.nan))["coverage90"])
+
+
 def test_top_k_precision():
     y = np.arange(200.0)
     assert top_k_precision(y, y, 0.05) == 1.0

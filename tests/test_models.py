@@ -18,10 +18,19 @@ def synthetic(n=120, d=12, seed=0):
     return X, y
 
 
+#: lighter hyperparameters for the tests run on every model: the default ensemble (five members, the
+#: GP's cross-validation) is tested once, in test_ensemble_mixes_its_members_and_is_finite
+LIGHT = {"ensemble": {"models": ("gp", "rf", "svr")}}
+
+
+def light(name, **params):
+    return get_model(name, **{**LIGHT.get(name, {}), **params})
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_fit_predict_shapes_and_signal(name):
     X, y = synthetic()
-    model = get_model(name, seed=0).fit(X[:80], y[:80])
+    model = light(name, seed=0).fit(X[:80], y[:80])
     mean, std = model.predict(X[80:])
     assert mean.shape == std.shape == (40,)
     assert mean.dtype == std.dtype == np.float64
@@ -32,8 +41,8 @@ def test_fit_predict_shapes_and_signal(name):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_deterministic_under_seed_and_clonable(name):
     X, y = synthetic(n=60, seed=1)
-    a = get_model(name, seed=3).fit(X[:40], y[:40]).predict(X[40:])
-    b = get_model(name, seed=3).fit(X[:40], y[:40]).predict(X[40:])
+    a = light(name, seed=3).fit(X[:40], y[:40]).predict(X[40:])
+    b = light(name, seed=3).fit(X[:40], y[:40]).predict(X[40:])
     np.testing.assert_allclose(a[0], b[0], rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(a[1], b[1], rtol=1e-5, atol=1e-8)
     model = get_model(name, seed=3)
@@ -42,8 +51,94 @@ def test_deterministic_under_seed_and_clonable(name):
 
 
 def test_unknown_model():
-    with pytest.raises(UsageError, match="known: gp, rf, svr, mlp"):
+    with pytest.raises(UsageError, match="known: gp, rf, svr, mlp, gbt, ensemble"):
         get_model("xgboost")
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_diverged_network_barely_moves_the_others(name):
+    """One training cell at 10 % among 60-90 % (a diverged network): the other predictions keep
+    their order (Kendall tau >= 0.8 between the two fits; raw targets: 0.43 for gp, 0.62 for gbt)
+    and move by a median of at most 0.15 std of y (raw gp: 0.39)."""
+    X, y = synthetic()
+    y = 60 + 30 * (y - y.min()) / np.ptp(y)
+    diverged = y[:80].copy()
+    diverged[5] = 10.0
+    clean = light(name, seed=0).fit(X[:80], y[:80]).predict(X[80:])[0]
+    mean, std = light(name, seed=0).fit(X[:80], diverged).predict(X[80:])
+    assert kendalltau(clean, mean).statistic >= 0.8
+    assert np.median(np.abs(clean - mean)) <= 0.15 * y.std()
+    assert np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()
+
+
+def test_targets_are_a_hyperparameter_and_raw_fits_y_itself():
+    X, y = synthetic(n=60, seed=4)
+    model = get_model("rf", seed=0)
+    assert model.get_params()["targets"] == "copula" and not hasattr(model, "warp_")
+    raw = get_model("rf", seed=0, targets="raw").fit(X[:40], y[:40])
+    assert raw.warp_ is None
+    np.testing.assert_allclose(raw.predict(X[40:])[0], raw.forest_.predict(X[40:]))
+    warped = get_model("rf", seed=0).fit(X[:40], 100 + 10 * y[:40])  # the copula sees ranks only
+    np.testing.assert_allclose(warped._predict(X[40:])[0], get_model("rf", seed=0).fit(X[:40], y[:40])._predict(X[40:])[0])
+    with pytest.raises(UsageError, match="unknown target transform"):
+        get_model("rf", targets="log").fit(X, y)
+
+
+def test_warp_inverse_and_the_back_transformed_std():
+    from surrogate.models.warp import Warp
+
+    y = np.array([10.0, 61.0, 65.0, 70.0, 72.0, 80.0, 84.0, 85.0])
+    warp = Warp(y)
+    values = np.linspace(0, 100, 41)
+    np.testing.assert_allclose(warp.inverse(warp(values)), values, atol=1e-9)  # tails included
+    np.testing.assert_allclose(warp.inverse(warp(y)), y)
+    assert (np.diff(warp.inverse(np.linspace(-4, 4, 50))) > 0).all()
+    X = np.arange(8.0)[:, None]
+    model = get_model("gp", seed=0).fit(X, y)
+    z_mean, z_std = model._predict(X)
+    mean, std = model.predict(X)
+    np.testing.assert_allclose(mean, warp.inverse(z_mean))
+    np.testing.assert_allclose(std, (warp.inverse(z_mean + z_std) - warp.inverse(z_mean - z_std)) / 2)
+
+
+def test_ensemble_mixes_its_members_and_is_finite():
+    X, y = synthetic(n=100, seed=5)
+    y = 60 + 30 * (y - y.min()) / np.ptp(y)
+    y[3] = 10.0
+    model = get_model("ensemble", seed=0).fit(X[:70], y[:70])
+    mean, std = model.predict(X[70:])
+    assert np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()
+    assert [m.targets for m in model.members_] == ["raw"] * 5  # warped once, by the ensemble
+    w = model.weights_
+    assert w.shape == (5,) and (w >= 1 / 10 - 1e-12).all() and w.sum() == pytest.approx(1)  # half equal, half stacked
+    means, stds = (np.stack(v) for v in zip(*(m.predict(X[70:]) for m in model.members_)))
+    z_mean, z_std = model._predict(X[70:])
+    np.testing.assert_allclose(z_mean, w @ means)
+    assert (z_std >= stds.min(axis=0) - 1e-12).all()  # the mixture is at least as wide as its narrowest member
+
+
+def test_stacked_weights_prefer_the_member_that_predicts_unseen_points():
+    from surrogate.models.ensemble import stacked_weights
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=200)
+    oob = np.stack([z + rng.normal(scale=0.1, size=200), rng.normal(size=200), z + rng.normal(scale=1.0, size=200)])
+    w = stacked_weights(z, oob, np.full(3, 1 / 3))
+    assert w[0] > 0.8 and w[1] == 0 and w.sum() == pytest.approx(1)
+    oob[:, :198] = np.nan  # too few points every member predicts: the default
+    np.testing.assert_array_equal(stacked_weights(z, oob, np.full(3, 1 / 3)), np.full(3, 1 / 3))
+
+
+@pytest.mark.parametrize("name", ["svr", "mlp", "gbt"])
+def test_bagged_stds_cover_held_out_values(name):
+    """svr, mlp and gbt add what their members' spread leaves out (out-of-bag residuals): their 90 %
+    intervals hold most held-out values (the spread alone: about half or less)."""
+    from surrogate.metrics import interval_coverage
+
+    X, y = synthetic(n=300, seed=6)
+    y = y + np.random.default_rng(0).standard_normal(len(y))
+    mean, std = get_model(name, seed=0).fit(X[:150], y[:150]).predict(X[150:])
+    assert interval_coverage(y[150:], mean, std) >= 0.75
 
 
 @pytest.mark.parametrize("name", ["rf", "mlp", "gp"])
@@ -71,3 +166,15 @@ def test_log_ei_prefers_higher_mean_at_equal_std():
     model = PredictorModel(Fixed())
     values = LogExpectedImprovement(model, best_f=0.0)(torch.tensor([[[0.0, 0.0]], [[1.0, 0.0]]], dtype=torch.float64))
     assert values[1] > values[0]
+
+
+def test_bo_models_are_not_warped_twice():
+    """bo and multi-objective bo warp their values themselves: their models fit them as given."""
+    from surrogate.search.bo import BayesianOptimization
+    from surrogate.search.multiobjective import MultiObjectiveBO
+    from surrogate.search.problem import Problem
+
+    assert BayesianOptimization("nb201", seed=0).predictor.targets == "raw"
+    assert BayesianOptimization("nb201", seed=0, model="rf").predictor.targets == "raw"
+    problem = Problem.parse(["valid_acc:max", "params:min"])
+    assert all(p.targets == "raw" for p in MultiObjectiveBO("nb201", seed=0, problem=problem).predictors.values())

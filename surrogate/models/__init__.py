@@ -1,4 +1,4 @@
-"""Predictors by name: `gp`, `rf`, `svr`, `mlp`, `gbt`. Each is a scikit-learn-style estimator whose
+"""Predictors by name: `gp`, `rf`, `svr`, `mlp`, `gbt`, and `ensemble` (all five, stacked). Each is a scikit-learn-style estimator whose
 `predict(X)` returns `(mean, std)`; modules load on first use (the GP imports BoTorch)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ MODELS: Registry[type[Predictor]] = Registry("model", {
     "svr": "surrogate.models.svr:SupportVectorRegression",
     "mlp": "surrogate.models.mlp:MLPEnsemble",
     "gbt": "surrogate.models.gbt:GradientBoostedTrees",
+    "ensemble": "surrogate.models.ensemble:Ensemble",
 })
 
 

@@ -17,6 +17,8 @@ class PredictorModel(Model):
     """Wraps a fitted predictor. A predictor with a BoTorch posterior of its own (the GP) keeps it,
     with its correlations across a q-batch; for any other, and for every q=1 query (where there is
     nothing to correlate), the posterior is independent normals with the predictor's mean and std.
+    A predictor fitted on warped targets (`targets="copula"`) answers in y's units through
+    `predict`, so its joint posterior (in the warped units) is not used: independent normals then.
     The q=1 shortcut matters: a GP asked for 6,466 one-point batches builds 6,466 (n+1)x(n+1)
     kernel matrices, 8x slower than one marginal prediction over all of them.
 
@@ -38,7 +40,8 @@ class PredictorModel(Model):
 
     def posterior(self, X: torch.Tensor, output_indices=None, observation_noise=False, posterior_transform=None,
                   **kwargs) -> GPyTorchPosterior:
-        if isinstance(self.predictor, JointPosterior) and X.shape[-2] > 1:
+        joint = isinstance(self.predictor, JointPosterior) and getattr(self.predictor, "warp_", None) is None
+        if joint and X.shape[-2] > 1:
             posterior = self.predictor.posterior(X)
             return posterior_transform(posterior) if posterior_transform is not None else posterior
         shape = X.shape[:-1]

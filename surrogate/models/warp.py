@@ -1,6 +1,9 @@
 """What a model is fitted on: observed values as they are (`raw`) or their ranks mapped to normal
 quantiles (`copula`; HEBO, Salinas et al. 2020). Under the copula a few diverged networks at 10 %
-accuracy no longer flatten the differences at the top that a search is about."""
+accuracy no longer flatten the differences at the top that a search is about.
+
+Every predictor takes a `targets` hyperparameter (surrogate.models.base.Predictor): it fits the
+`Warp` of its training values and maps its predictions back with `Warp.inverse`."""
 
 from __future__ import annotations
 
@@ -37,6 +40,14 @@ class Warp:
         x, z = self.x, self.z
         return np.where(v < x[0], z[0] + (v - x[0]) / self.low,
                         np.where(v > x[-1], z[-1] + (v - x[-1]) / self.high, np.interp(v, x, z)))
+
+    def inverse(self, values):
+        """Model units back to observed ones: the same pieces read the other way, so
+        `inverse(warp(v)) == v` up to rounding, past the observed range too (linear tails)."""
+        t = np.asarray(values, dtype=np.float64)
+        x, z = self.x, self.z
+        return np.where(t < z[0], x[0] + (t - z[0]) * self.low,
+                        np.where(t > z[-1], x[-1] + (t - z[-1]) * self.high, np.interp(t, z, x)))
 
 
 def targets(y: np.ndarray, kind: str = "copula") -> np.ndarray:

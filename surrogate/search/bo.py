@@ -72,7 +72,10 @@ class BayesianOptimization(Strategy):
         self.features = features
         check_acquisition(acq, "one")
         self.encoding = get_encoding(encoding or bo_encoding(self.space, features=features is not None), self.space)
-        params = {"seed": seed, **({"warm_start": True} if model == "gp" else {}), **(model_params or {})}
+        # bo warps its values itself (`targets`), so its model fits them as they come (targets="raw"),
+        # and its GP is the plain fit it has always been (no outlier trimming)
+        params = {"seed": seed, "targets": "raw", **({"warm_start": True, "outlier_z": None} if model == "gp" else {}),
+                  **(model_params or {})}
         self.predictor = get_model(model, **params)
         self.acq, self.init, self.beta = acq, init, beta
         self.pool_size, self.top_k, self.mutants = pool_size, top_k, mutants

@@ -219,7 +219,8 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
         self.modelled = [c for c in p.columns if c not in p.exact_columns]
         self.outputs = self.modelled + list(p.exact_columns)  # the ModelList's output order
         self.width = self.encoding.dim + (len(p.exact_columns) if cost_features else 0)  # what the GPs read (+ features)
-        params = {"seed": seed, "warm_start": True, **(model_params or {})}
+        # warped here (Warp), and the plain GP fit (no outlier trimming), as before
+        params = {"seed": seed, "warm_start": True, "targets": "raw", "outlier_z": None, **(model_params or {})}
         self.predictors = {c: get_model("gp", **params) for c in self.modelled}
         self._inputs: np.ndarray | None = None  # [encoding | exact] of the domain, computed once
 
