@@ -6,7 +6,7 @@ from surrogate.encodings import get_encoding
 from surrogate.errors import UsageError
 from surrogate.spaces import get_space
 
-NAMES = ["onehot", "adjacency", "path", "path-truncated:10"]
+NAMES = ["onehot", "index", "adjacency", "path", "path-truncated:10"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -87,3 +87,10 @@ def test_cell_encodings_need_a_cell_space(name):
 def test_unknown_encodings(name):
     with pytest.raises(UsageError):
         get_encoding(name, "nb201")
+
+
+def test_index_is_the_choices_themselves():
+    space = get_space("categorical:3x4")
+    archs = space.sample(5, np.random.default_rng(0))
+    x = get_encoding("index", space)(archs)
+    assert x.dtype == np.float64 and (x == archs).all() and get_encoding("index", space).names == space.decision_names

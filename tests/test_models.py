@@ -178,3 +178,47 @@ def test_bo_models_are_not_warped_twice():
     assert BayesianOptimization("nb201", seed=0, model="rf").predictor.targets == "raw"
     problem = Problem.parse(["valid_acc:max", "params:min"])
     assert all(p.targets == "raw" for p in MultiObjectiveBO("nb201", seed=0, problem=problem).predictors.values())
+
+
+def _brute_kernel(x1, x2, lengthscale, orders, weights):
+    """The additive overlap kernel by its definition: a sum over every subset of positions."""
+    from itertools import combinations
+    from math import comb
+
+    z = np.exp(-(x1[:, None, :] != x2[None, :, :]).astype(float) / lengthscale)
+    d = x1.shape[1]
+    out = 0.0
+    for w, q in zip(weights, orders):
+        out = out + w * sum(np.prod(z[..., list(s)], axis=-1) for s in combinations(range(d), q)) / comb(d, q)
+    return out
+
+
+@pytest.mark.parametrize("orders", [(1,), (2,), (1, 2), (1, 3), (4,)])
+def test_additive_overlap_kernel_matches_its_definition(orders):
+    from surrogate.models.categorical import AdditiveOverlapKernel
+
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.integers(0, 3, size=(7, 4)), rng.integers(0, 4, size=(5, 4))  # x2 holds a choice x1 never has
+    kernel = AdditiveOverlapKernel(4, orders).to(torch.float64)
+    kernel.lengthscale = torch.tensor([0.5, 1.0, 2.0, 3.0], dtype=torch.float64)
+    kernel._set_weights(torch.linspace(0.5, 1.5, len(orders)))
+    with torch.no_grad():
+        got = kernel(torch.tensor(x1, dtype=torch.float64), torch.tensor(x2, dtype=torch.float64)).to_dense().numpy()
+        diag = kernel(torch.tensor(x1, dtype=torch.float64), torch.tensor(x1, dtype=torch.float64), diag=True).numpy()
+    expected = _brute_kernel(x1, x2, np.array([0.5, 1.0, 2.0, 3.0]), kernel.orders, kernel.weights.detach().numpy())
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    np.testing.assert_allclose(diag, np.diag(_brute_kernel(x1, x1, np.array([0.5, 1.0, 2.0, 3.0]), kernel.orders,
+                                                           kernel.weights.detach().numpy())), rtol=1e-10)
+
+
+def test_categorical_gp_joint_draws_follow_its_posterior():
+    X = np.random.default_rng(0).integers(0, 3, size=(60, 5)).astype(float)
+    y = X @ np.array([1.0, -1.0, 0.5, 0.0, 2.0]) + (X[:, 0] == X[:, 1])
+    model = get_model("cgp", seed=0, targets="raw").fit(X[:40], y[:40])
+    mean, std = model.predict(X[40:])
+    rng = np.random.default_rng(1)
+    draws = np.stack([model.sample_joint(X[40:], rng) for _ in range(400)])
+    assert np.isfinite(draws).all()
+    assert np.abs(draws.mean(0) - mean).max() <= 4 * std.max() / np.sqrt(400) + 1e-6
+    np.testing.assert_allclose(draws.std(0), std, rtol=0.2, atol=1e-3)
+    assert kendalltau(mean, y[40:]).statistic > 0.6

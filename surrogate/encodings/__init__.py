@@ -1,4 +1,4 @@
-"""Architecture encodings, by name: `onehot`, `adjacency`, `path`, `path-truncated:K`, `graf`."""
+"""Architecture encodings, by name: `onehot`, `index`, `adjacency`, `path`, `path-truncated:K`, `graf`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Callable
 from surrogate.encodings.adjacency import Adjacency
 from surrogate.encodings.base import Encoding
 from surrogate.encodings.graf import Graf
+from surrogate.encodings.index import Index
 from surrogate.encodings.onehot import OneHot
 from surrogate.encodings.path import Path
 from surrogate.registry import Registry
@@ -15,6 +16,7 @@ from surrogate.spaces import Space, get_space
 #: name -> factory(space, argument after ':'). New encodings register here.
 ENCODINGS: Registry[Callable[[Space, str], Encoding]] = Registry("encoding", {
     "onehot": OneHot.from_spec,
+    "index": Index.from_spec,
     "adjacency": Adjacency.from_spec,
     "path": Path.from_spec,
     "path-truncated": Path.truncated,
@@ -28,4 +30,4 @@ def get_encoding(name: str, space: Space | str) -> Encoding:
     return ENCODINGS[key](get_space(space), argument)
 
 
-__all__ = ["Encoding", "OneHot", "Adjacency", "Path", "Graf", "ENCODINGS", "get_encoding"]
+__all__ = ["Encoding", "OneHot", "Index", "Adjacency", "Path", "Graf", "ENCODINGS", "get_encoding"]

@@ -1,4 +1,5 @@
-"""Predictors by name: `gp`, `rf`, `svr`, `mlp`, `gbt`, and `ensemble` (all five, stacked). Each is a scikit-learn-style estimator whose
+"""Predictors by name: `gp`, `rf`, `svr`, `mlp`, `gbt`, `ensemble` (those five, stacked), and `cgp` (a GP
+on choice indices, BO's model on plain categorical spaces). Each is a scikit-learn-style estimator whose
 `predict(X)` returns `(mean, std)`; modules load on first use (the GP imports BoTorch)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ MODELS: Registry[type[Predictor]] = Registry("model", {
     "mlp": "surrogate.models.mlp:MLPEnsemble",
     "gbt": "surrogate.models.gbt:GradientBoostedTrees",
     "ensemble": "surrogate.models.ensemble:Ensemble",
+    "cgp": "surrogate.models.categorical:CategoricalGP",
 })
 
 

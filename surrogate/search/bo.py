@@ -23,18 +23,28 @@ from surrogate.spaces import CellSpace, Space
 ACQUISITIONS = {"logei": "one", "ucb": "one", "ts": "one", "ehvi": "several", "nehvi": "several", "parego": "several"}
 
 
-def bo_encoding(space: Space, problem=None, features: bool = False) -> str:
+def bo_encoding(space: Space, problem=None, features: bool = False, model: str = "gp") -> str:
     """BO's default encoding, for every kind of problem in one place (measured: one objective in
-    bench/results/predictors_zc.md, several objectives and constraints in bench/results/search_mo.md).
-    One objective: `path` on cell spaces (`onehot` on chains), `graf` beside feature columns on cell
-    spaces. A constrained single objective: `graf`. Several objectives: `graf`, or `onehot` beside
-    feature columns (the proxies then carry the structure graf summarises)."""
+    bench/results/predictors_zc.md and out_of_the_box.md, several objectives and constraints in
+    bench/results/search_mo.md). One objective: `path` on cell spaces, `graf` beside feature columns
+    on cell spaces; on a space of plain choices the GP reads the choice `index` (and is then the
+    categorical GP, `bo_model`), other models and feature columns `onehot`. A constrained single
+    objective: `graf`. Several objectives: `graf`, or `onehot` beside feature columns (the proxies
+    then carry the structure graf summarises)."""
     if problem is None or problem.plain:
-        cell = isinstance(space, CellSpace)
-        return "graf" if features and cell else ("path" if cell else "onehot")
+        if isinstance(space, CellSpace):
+            return "graf" if features else "path"
+        return "index" if model == "gp" and not features else "onehot"
     if problem.m == 1 and not problem.measured_constraints:
         return "graf"
     return "onehot" if features else "graf"
+
+
+def bo_model(model: str, encoding: str) -> str:
+    """The predictor behind `model` on `encoding`: a GP on choice indices is the categorical GP
+    (`cgp`, an additive overlap kernel; bench/results/out_of_the_box.md), since an RBF kernel on
+    indices would read choices as ordered numbers."""
+    return "cgp" if model == "gp" and encoding == "index" else model
 
 
 def check_acquisition(acq: str, serves: str) -> str:
@@ -55,10 +65,16 @@ class BayesianOptimization(Strategy):
     ENUMERATE_CANDIDATES architectures; otherwise `pool_size` random architectures plus `mutants`
     mutations of each of the `top_k` best so far (BANANAS). The first `init` asks are random.
     `features` adds inputs beside the encoding (a function of architectures, e.g. a table's
-    zero-cost proxies by class: `surrogate.features.ClassFeatures`). Acquisitions: `logei` (BoTorch LogEI), `ucb` (beta), `ts` (Thompson: one posterior draw per
-    candidate, independently — exact joint draws over thousands of candidates would cost a dense
-    covariance). Batches (`ask_batch(q)`) and asks from several workers are chosen one at a time
-    with the pending ones fantasised at the model's mean (kriging believer, see `_fit`): a q-point
+    zero-cost proxies by class: `surrogate.features.ClassFeatures`).
+
+    Acquisitions: `logei` (BoTorch LogEI), `ucb` (beta), `ts` (Thompson: one posterior draw per
+    candidate, independently: exact joint draws over thousands of candidates would cost a dense
+    covariance). Every `ts_every`-th model-based ask is instead a joint Thompson draw over the
+    `ts_pool` candidates of highest UCB: EI's greed with TS's escapes from a wrong incumbent region
+    (`ts_every=None`: 3 for the categorical GP, where it was measured, else never).
+
+    Batches (`ask_batch(q)`) and asks from several workers are chosen one at a time with the
+    pending ones fantasised at the model's mean (kriging believer, see `_fit`): a q-point
     acquisition (qLogEI) over every q-subset of 6,466 candidates took 10 s for q=3 here.
     """
 
@@ -67,16 +83,23 @@ class BayesianOptimization(Strategy):
     def __init__(self, space: Space | str, seed: int | None = None, model: str = "gp", encoding: str | None = None,
                  acq: str = "logei", init: int = 10, beta: float = 2.0, pool_size: int = 2000, top_k: int = 10,
                  mutants: int = 50, targets: str = "copula", model_params: dict | None = None,
-                 features: Callable[[np.ndarray], np.ndarray] | None = None):
+                 features: Callable[[np.ndarray], np.ndarray] | None = None, ts_every: int | None = None,
+                 ts_pool: int = 500):
         super().__init__(space, seed)
         self.features = features
         check_acquisition(acq, "one")
-        self.encoding = get_encoding(encoding or bo_encoding(self.space, features=features is not None), self.space)
+        self.encoding = get_encoding(encoding or bo_encoding(self.space, features=features is not None, model=model),
+                                     self.space)
+        model = bo_model(model, self.encoding.name)
         # bo warps its values itself (`targets`), so its model fits them as they come (targets="raw"),
         # and its GP is the plain fit it has always been (no outlier trimming)
         params = {"seed": seed, "targets": "raw", **({"warm_start": True, "outlier_z": None} if model == "gp" else {}),
-                  **(model_params or {})}
+                  **({"warm_start": True} if model == "cgp" else {}), **(model_params or {})}
+        self.ts_every = (3 if model == "cgp" else 0) if ts_every is None else int(ts_every)
+        self.ts_pool = ts_pool
         self.predictor = get_model(model, **params)
+        if self.ts_every and not hasattr(self.predictor, "sample_joint"):
+            raise UsageError(f"ts_every needs a model that draws jointly (cgp); {model!r} does not")
         self.acq, self.init, self.beta = acq, init, beta
         self.pool_size, self.top_k, self.mutants = pool_size, top_k, mutants
         self.targets = warp.check_targets(targets)
@@ -129,8 +152,17 @@ class BayesianOptimization(Strategy):
             self.predictor.fit(np.vstack([x, pending]), np.concatenate([y, lies]))
         return True
 
+    def _thompson_turn(self) -> bool:
+        return bool(self.ts_every) and (self.n_observed - self.init) % self.ts_every == self.ts_every - 1
+
     def _scores(self, x: np.ndarray) -> np.ndarray:
         model = PredictorModel(self.predictor)
+        if self._thompson_turn():
+            mean, std = self.predictor.predict(x)
+            top = np.argsort(-(mean + np.sqrt(self.beta) * std), kind="stable")[: self.ts_pool]
+            out = np.full(len(x), -np.inf)
+            out[top] = self.predictor.sample_joint(x[top], self.rng)
+            return out
         if self.acq == "ts":
             mean, std = self.predictor.predict(x)
             return mean + std * self.rng.standard_normal(len(mean))

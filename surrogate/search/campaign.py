@@ -78,7 +78,7 @@ class Campaign:
             from surrogate.search.bo import bo_encoding  # BoTorch loads when bo is asked for
 
             features = list(self.features) if self.features is not None else default_features(oracle.table)
-            encoding = self.encoding or bo_encoding(oracle.space, problem, bool(features))
+            encoding = self.encoding or bo_encoding(oracle.space, problem, bool(features), self.model)
             plain = {"model": self.model} if problem.plain else {}
             return {"init": self.init, **plain, "acq": self.acq or ("logei" if problem.m == 1 else "ehvi"),
                     **({"encoding": encoding} if encoding else {}), **({"features": features} if features else {})}

@@ -76,7 +76,8 @@ OPTIONS = [
     ("seeds", "--seeds", dict(type=int, help="runs per strategy, seeds 0..N-1"), ""),
     ("init", "--init", dict(type=int, help="random queries before a model-based strategy starts"), ""),
     ("batch", "--batch", dict(type=int, help="architectures proposed at once (BO: q-acquisition)"), ""),
-    ("model", "--model", dict(help="BO's and predict-top's predictor: gp, rf, svr, mlp, gbt"), ""),
+    ("model", "--model", dict(help="BO's and predict-top's predictor: gp (on a space of plain choices the categorical GP, cgp), "
+                                         "rf, svr, mlp, gbt, ensemble"), ""),
     ("encoding", "--encoding", dict(help="BO's encoding (default: search.bo.bo_encoding's rule)"), ""),
     ("features", "--features", dict(help="table columns BO reads beside its encoding, by isomorphism class: metrics "
                                          "of the file, computed params,flops, or zc (every zero-cost proxy column); "

@@ -1,0 +1,210 @@
+"""A Gaussian process on plain categorical choices: the model of BO on a space that is only choices
+(no network, no cell graph, no feature columns), measured in bench/results/out_of_the_box.md and
+chosen there over the one-hot RBF GP.
+
+It reads the choice indices themselves (the `index` encoding). Its kernel is additive over
+interaction orders (Duvenaud et al. 2011, "Additive Gaussian processes"): with
+z_i = exp(-[x_i != x'_i] / l_i) per position,
+
+    k(x, x') = sum_{q in orders} s_q e_q(z_1..z_d) / C(d, q),
+
+e_q the elementary symmetric polynomial of order q: order 1 is an additive model over positions,
+order 2 adds every pairwise interaction, order d is the overlap (Hamming) kernel of BoTorch's
+`CategoricalKernel`. The weights s_q and lengthscales l_i are fitted by marginal likelihood.
+Because z_i takes two values, every power sum is one matrix product of one-hot codes, so the kernel
+never builds an (n, n', d) tensor.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Sequence
+
+import numpy as np
+import torch
+from gpytorch.constraints import GreaterThan, Interval
+from gpytorch.kernels import Kernel
+from gpytorch.likelihoods import GaussianLikelihood
+from gpytorch.priors import GammaPrior, LogNormalPrior
+
+from surrogate.models.base import Predictor, model_threads
+
+
+class AdditiveOverlapKernel(Kernel):
+    """sum_{q in orders} s_q e_q(z) / C(d, q), z_i = exp(-[x_i != x'_i] / l_i) (module doc), on
+    `num_decisions` choice indices (floats holding integers). Weights: Gamma(2, 2) prior (mean 1 on
+    standardised targets); lengthscales: LogNormal(0, 1) (one differing position multiplies its
+    factor by about e^-1)."""
+
+    has_lengthscale = True
+
+    def __init__(self, num_decisions: int, orders: Sequence[int] = (1, 2), **kwargs):
+        d = int(num_decisions)
+        prior = LogNormalPrior(loc=0.0, scale=1.0)
+        super().__init__(ard_num_dims=d, lengthscale_prior=prior,
+                         lengthscale_constraint=GreaterThan(1e-2, initial_value=prior.mode), **kwargs)
+        self.d = d
+        self.orders = tuple(sorted({min(int(q), d) for q in orders}))
+        self.register_parameter("raw_weights", torch.nn.Parameter(torch.zeros(len(self.orders))))
+        self.register_constraint("raw_weights", Interval(1e-3, 20.0))
+        self.register_prior("weights_prior", GammaPrior(2.0, 2.0), lambda m: m.weights,
+                            lambda m, v: m._set_weights(v))
+        self._set_weights(torch.full((len(self.orders),), 1.0 / len(self.orders)))
+        self.register_buffer("norms", torch.tensor([math.comb(d, q) for q in self.orders], dtype=torch.float64))
+
+    @property
+    def weights(self) -> torch.Tensor:
+        return self.raw_weights_constraint.transform(self.raw_weights)
+
+    def _set_weights(self, value) -> None:
+        value = torch.as_tensor(value).to(self.raw_weights)
+        self.initialize(raw_weights=self.raw_weights_constraint.inverse_transform(value))
+
+    def _onehot(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One-hot codes of both inputs, as wide per position as the larger index seen in either (so
+        a choice the training set never showed matches only itself), and each column's position."""
+        widths = [int(max(x1[..., i].max(), x2[..., i].max())) + 1 for i in range(self.d)]
+        code = lambda x: torch.cat([torch.nn.functional.one_hot(x[..., i].long(), k)  # noqa: E731
+                                    for i, k in enumerate(widths)], -1).to(x.dtype)
+        return code(x1), code(x2), torch.repeat_interleave(torch.arange(self.d), torch.tensor(widths))
+
+    def forward(self, x1, x2, diag: bool = False, last_dim_is_batch: bool = False, **params):
+        if diag:  # x == x': every z_i = 1, e_q = C(d, q)
+            return self.weights.sum().expand(x1.shape[:-1]).to(x1.dtype)
+        inv = 1.0 / self.lengthscale.reshape(-1)
+        a, b, position = self._onehot(x1, x2)
+        same = lambda w: (a * w[position]) @ b.transpose(-1, -2)  # noqa: E731  sum_i w_i [x_i = x'_i]
+        top = max([q for q in self.orders if q != self.d], default=0)
+        r = torch.exp(-inv)
+        power = [None] + [(r ** k).sum() + same(1.0 - r ** k) for k in range(1, top + 1)]  # p_k = sum_i z_i^k
+        e = [None] * (top + 1)
+        for q in range(1, top + 1):  # Newton-Girard: e_q from p_1..p_q
+            acc = power[q] * (-1) ** (q - 1)
+            for k in range(1, q):
+                acc = acc + ((-1) ** (k - 1)) * e[q - k] * power[k]
+            e[q] = acc / q
+        out = 0.0
+        for w, q, c in zip(self.weights, self.orders, self.norms):
+            term = torch.exp(same(inv) - inv.sum()) if q == self.d else e[q]
+            out = out + w * term / c
+        return out
+
+
+class CategoricalGP(Predictor):
+    """An exact GP with `AdditiveOverlapKernel` on choice indices (the `index` encoding),
+    MAP hyperparameters (marginal likelihood plus the priors) by L-BFGS on a dense Cholesky, a
+    constant mean and BoTorch's noise prior; targets standardised. `warm_start` refits from the
+    previous hyperparameters with a quarter of the iterations, as `GaussianProcess` does. The std is
+    the latent function's; `sample_joint` draws it jointly (Thompson sampling)."""
+
+    def __init__(self, orders: Sequence[int] = (1, 2), max_iterations: int = 100, warm_start: bool = False,
+                 targets: str = "copula", seed: int | None = None):
+        self.orders = orders
+        self.max_iterations = max_iterations
+        self.warm_start = warm_start
+        self.targets = targets
+        self.seed = seed
+
+    def _fit(self, X: np.ndarray, z: np.ndarray) -> None:
+        if self.seed is not None:
+            torch.manual_seed(self.seed)
+        self.center_, self.scale_ = float(z.mean()), float(z.std()) or 1.0
+        x = torch.tensor(X, dtype=torch.float64)
+        y = torch.tensor((z - self.center_) / self.scale_, dtype=torch.float64)
+        kernel = AdditiveOverlapKernel(X.shape[1], self.orders).to(torch.float64)
+        noise = LogNormalPrior(loc=-4.0, scale=1.0)
+        likelihood = GaussianLikelihood(noise_prior=noise, noise_constraint=GreaterThan(1e-4, initial_value=noise.mode))
+        likelihood = likelihood.to(torch.float64)
+        mean = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+        iterations = self.max_iterations
+        previous = getattr(self, "kernel_", None)
+        if self.warm_start and previous is not None and previous.d == kernel.d:
+            kernel.load_state_dict(previous.state_dict())
+            likelihood.load_state_dict(self.likelihood_.state_dict())
+            mean.data.copy_(self.mean_.data)
+            iterations = max(self.max_iterations // 4, 10)
+        with model_threads(len(y)):
+            _fit_map(kernel, likelihood, mean, x, y, iterations)
+        self.kernel_, self.likelihood_, self.mean_, self.x_ = kernel, likelihood, mean, x
+        with torch.no_grad():
+            K = kernel(x, x).to_dense() + likelihood.noise * torch.eye(len(x), dtype=x.dtype)
+            self.cholesky_ = _cholesky(K)
+            self.alpha_ = torch.cholesky_solve((y - mean).unsqueeze(-1), self.cholesky_).squeeze(-1)
+
+    def _latent(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mean, cross-covariance with the training points, the solve L^-1 k) at X, standardised units."""
+        x = torch.as_tensor(np.asarray(X, dtype=np.float64))
+        ks = self.kernel_(x, self.x_).to_dense()
+        v = torch.linalg.solve_triangular(self.cholesky_, ks.T, upper=False)
+        return self.mean_ + ks @ self.alpha_, ks, v
+
+    def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        means, stds = [], []
+        with torch.no_grad(), model_threads(len(self.x_)):
+            for chunk in np.array_split(X, max(1, int(np.ceil(len(X) / 4096)))):
+                mean, _, v = self._latent(chunk)
+                prior = self.kernel_.weights.sum()
+                means.append(mean.numpy())
+                stds.append((prior - (v * v).sum(0)).clamp_min(1e-12).sqrt().numpy())
+        return np.concatenate(means) * self.scale_ + self.center_, np.concatenate(stds) * self.scale_
+
+    def sample_joint(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One draw of the latent function jointly over the rows of X, in y's units."""
+        with torch.no_grad(), model_threads(len(self.x_)):
+            mean, _, v = self._latent(X)
+            x = torch.as_tensor(np.asarray(X, dtype=np.float64))
+            cov = self.kernel_(x, x).to_dense() - v.T @ v
+            draw = mean + _cholesky(cov) @ torch.as_tensor(rng.standard_normal(len(X)))
+        z = draw.numpy() * self.scale_ + self.center_
+        return z if self.warp_ is None else self.warp_.inverse(z)
+
+
+def _cholesky(K: torch.Tensor) -> torch.Tensor:
+    """Cholesky factor of K, with jitter grown until it is positive definite."""
+    eye = torch.eye(len(K), dtype=K.dtype)
+    jitter = 1e-8
+    while True:
+        L, info = torch.linalg.cholesky_ex(K + jitter * eye)
+        if info.item() == 0:
+            return L
+        jitter *= 10
+
+
+def _fit_map(kernel: Kernel, likelihood: GaussianLikelihood, mean: torch.nn.Parameter, x: torch.Tensor,
+             y: torch.Tensor, iterations: int) -> None:
+    """MAP hyperparameters: the exact marginal likelihood plus the modules' priors, by torch's
+    L-BFGS (strong-Wolfe line search) on a dense Cholesky. A step that fails (a covariance that is
+    not positive definite) keeps the last good state."""
+    eye = torch.eye(len(y), dtype=x.dtype)
+    priors = [*kernel.named_priors(), *likelihood.named_priors()]
+    params = [p for p in [*kernel.parameters(), *likelihood.parameters(), mean] if p.requires_grad]
+
+    def loss() -> torch.Tensor:
+        L = torch.linalg.cholesky(kernel.forward(x, x) + (likelihood.noise + 1e-8) * eye)
+        r = (y - mean).unsqueeze(-1)
+        nll = 0.5 * (r * torch.cholesky_solve(r, L)).sum() + torch.log(torch.diagonal(L)).sum()
+        for _, module, prior, closure, _ in priors:
+            nll = nll - prior.log_prob(closure(module)).sum()
+        return nll / len(y)
+
+    optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe",
+                                  tolerance_grad=1e-6, tolerance_change=1e-9)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        value = loss()
+        value.backward()
+        return value
+
+    saved = [p.detach().clone() for p in params]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            optimizer.step(closure)
+        if not all(torch.isfinite(p).all() for p in params):
+            raise RuntimeError("non-finite hyperparameters")
+    except (RuntimeError, ValueError, torch.linalg.LinAlgError):
+        with torch.no_grad():
+            for p, v in zip(params, saved):
+                p.copy_(v)
