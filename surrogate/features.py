@@ -55,9 +55,14 @@ def with_free_proxies(table: Table, note: Callable[[str], None] | None = None, s
         command = f"surrogate proxies {source}"
         if source in SHIPPED:
             command = f'cp "$(surrogate datasets --path {source})" my.h5 && surrogate proxies my.h5'
+        from surrogate.spaces import CellSpace
+
+        blocks = "" if isinstance(get_space(table.space), CellSpace) else (
+            " (proxies of the block chain each choice vector builds: useful when the choices are network blocks, "
+            "not for a table of other hyperparameters)")
         note(f"{source} has no zero-cost proxy columns and no shipped cache holds its networks; `{command}` would "
              f"add them (zc_*, read by bo and the predictors by default), about {minutes:.0f} CPU-minutes for its "
-             f"{classes} classes (--workers K divides it)")
+             f"{classes} classes (--workers K divides it){blocks}")
     return table
 
 

@@ -53,3 +53,6 @@ def test_proxies_come_free_where_the_shipped_cache_holds_them(tmp_path, capsys):
     assert len(notes) == 1 and "surrogate proxies other.h5" in notes[0] and "CPU-minutes" in notes[0]
     chain = Table("categorical:9x11", np.zeros((1, 9), dtype=np.int64), ["0-0-0-0-0-0-0-0-0"], {"a": np.ones(1)})
     assert with_free_proxies(chain, notes.append) is chain and len(notes) == 1  # no network: nothing to say
+    blocks = Table("categorical:4x3", np.zeros((1, 4), dtype=np.int64), ["0000"], {"a": np.ones(1)})
+    with_free_proxies(blocks, notes.append, "blocks.h5")  # a chain of blocks: say what its proxies measure
+    assert len(notes) == 2 and "blocks.h5" in notes[1] and "not for a table of other hyperparameters" in notes[1]
