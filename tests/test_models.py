@@ -193,7 +193,7 @@ def _brute_kernel(x1, x2, lengthscale, orders, weights):
     return out
 
 
-@pytest.mark.parametrize("orders", [(1,), (2,), (1, 2), (1, 3), (4,)])
+@pytest.mark.parametrize("orders", [(1,), (2,), (1, 2), (1, 3), (4,), (1, 2, -1)])
 def test_additive_overlap_kernel_matches_its_definition(orders):
     from surrogate.models.categorical import AdditiveOverlapKernel
 

@@ -302,7 +302,8 @@ def test_bo_on_plain_choices_is_the_categorical_gp_and_elsewhere_unchanged():
 
 def test_bo_thompson_turns_find_an_interaction_optimum():
     """categorical:5x4 with two interacting positions: every third model-based ask is a joint draw,
-    and BO still finds the single optimum of 1,024 architectures within 60 queries on 3 seeds."""
+    and BO with its defaults still finds the single optimum of 1,024 architectures within 100
+    queries on 3 seeds (random search: about 1 time in 10)."""
     space = get_space("categorical:5x4")
     rng = np.random.default_rng(7)
     main, pair = rng.normal(size=(5, 4)), 2 * rng.normal(size=(4, 4))
@@ -312,5 +313,10 @@ def test_bo_thompson_turns_find_an_interaction_optimum():
 
     optimum = max(f(a) for a in space.enumerate())
     for seed in range(3):
-        asked = run(get_strategy("bo", space, seed=seed), f, 60)
-        assert max(f(a) for a in asked) == optimum
+        strategy = get_strategy("bo", space, seed=seed)
+        for _ in range(100):
+            arch = strategy.ask()
+            strategy.tell(arch, f(arch))
+            if f(arch) == optimum:
+                break
+        assert max(strategy.values) == optimum
