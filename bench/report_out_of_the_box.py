@@ -104,7 +104,10 @@ def reading(previous: str | None) -> list[str]:
     if previous is None or not Path(previous).is_file():
         return []
     text = Path(previous).read_text()
-    return [text[text.index("## Reading"):].rstrip(), ""] if "## Reading" in text else []
+    if "## Reading" not in text:
+        return []
+    section = text[text.index("## Reading"):]
+    return [section.split("\n## Runs")[0].rstrip(), ""]
 
 
 def main(out: str, previous: str | None = None) -> None:
