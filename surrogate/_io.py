@@ -244,6 +244,27 @@ def die_with_parent(parent: int | None = None, poll_seconds: float = 1.0) -> Non
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while worker processes start (around `ProcessPoolExecutor.submit`):
+    one arriving while the parent writes a spawned worker's start-up data cuts it short, and the
+    worker prints a traceback (`EOFError: Ran out of input`) under the command's one line. The
+    signal goes to its own handler as soon as the block ends. Outside the main thread: no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if received:
+            os.kill(os.getpid(), received[0])
+
+
 def check_output_folder(out: str | Path, flag: str = "") -> None:
     """A folder we can write into, made now, checked before any work (an existing file on its path
     is an error, one line)."""

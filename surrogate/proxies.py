@@ -588,7 +588,7 @@ def compute(config: ProxyConfig, jobs: list[tuple[int, np.ndarray]], proxies: li
 
     from tqdm.auto import tqdm
 
-    from surrogate._io import default_threads
+    from surrogate._io import default_threads, signals_held
 
     facts = {"seconds": 0.0, "computed": 0, "shared": 0}
     if not jobs:
@@ -617,7 +617,8 @@ def compute(config: ProxyConfig, jobs: list[tuple[int, np.ndarray]], proxies: li
             elif pool is None:
                 finish(*_worker_score((class_id, arch, missing)))
             else:
-                in_flight[pool.submit(_worker_score, (class_id, arch, missing))] = class_id
+                with signals_held():  # submit may start a worker
+                    in_flight[pool.submit(_worker_score, (class_id, arch, missing))] = class_id
 
         if workers <= 1:
             _worker_init(asdict(config), data_dir, threads, device)

@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from surrogate._io import signals_held
 from surrogate.errors import UsageError
 from surrogate.features import COMPUTED, raw_feature
 from surrogate.search.problem import Problem
@@ -329,8 +330,9 @@ class LiveOracle(Oracle):
         mine = [k for k in todo if self.journal.claim((k, TRAIN_SEED))]
         try:
             if self.workers > 1 and len(mine) > 1:
-                pool = self._processes()
-                futures = {k: pool.submit(_train_in_worker, todo[k]) for k in mine}
+                with signals_held():  # submit starts the workers
+                    pool = self._processes()
+                    futures = {k: pool.submit(_train_in_worker, todo[k]) for k in mine}
                 for k, future in futures.items():
                     self._store(k, future.result())
             else:
