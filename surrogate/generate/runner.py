@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from surrogate._io import default_threads, torch_threads
+from surrogate._io import default_threads, signals_held, torch_threads
 from surrogate.errors import UsageError
 from surrogate.generate.config import JobConfig
 from surrogate.generate.journal import Journal, journal_path
@@ -99,8 +99,9 @@ def run_processes(config: JobConfig, target: dict, workers: int, data_dir: str |
                    for k in range(workers)]
     procs = [context.Process(target=worker_process, args=(asdict(config), t, data_dir, threads, os.getpid()))
              for t in targets]
-    for p in procs:
-        p.start()
+    with signals_held():  # a signal while a worker's start-up data is written would cut it short
+        for p in procs:
+            p.start()
     try:
         last = 0.0
         while any(p.is_alive() for p in procs):
