@@ -99,10 +99,10 @@ def run_processes(config: JobConfig, target: dict, workers: int, data_dir: str |
                    for k in range(workers)]
     procs = [context.Process(target=worker_process, args=(asdict(config), t, data_dir, threads, os.getpid()))
              for t in targets]
-    with signals_held():  # a signal while a worker's start-up data is written would cut it short
-        for p in procs:
-            p.start()
     try:
+        with signals_held():  # a signal while a worker's start-up data is written would cut it short
+            for p in procs:
+                p.start()
         last = 0.0
         while any(p.is_alive() for p in procs):
             time.sleep(0.2)
@@ -112,11 +112,13 @@ def run_processes(config: JobConfig, target: dict, workers: int, data_dir: str |
                 last = time.monotonic()
     except BaseException:
         for p in procs:
-            p.terminate()
+            if p.pid is not None:
+                p.terminate()
         raise
     finally:
         for p in procs:
-            p.join()
+            if p.pid is not None:
+                p.join()
     bar.update(source.count_done())
     failed = [p.exitcode for p in procs if p.exitcode]
     if failed:
