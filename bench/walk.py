@@ -7,7 +7,10 @@ run one small search with a profiler hook and count, over the package's own modu
 - returns: distinct (module -> module) returns that cross a module boundary.
 
 Each edge counts once, however often a loop repeats it, so the numbers describe the code's shape,
-not the run's length; module bodies (imports) are not steps.
+not the run's length; module bodies (imports) are not steps. The counts are given twice: over every
+module of the package, and over the search path the arguments follow (`surrogate.cli` and
+`surrogate.search.*`: CLI -> request -> campaign -> oracle/strategy -> report), leaving out the
+helpers they call (spaces, encodings, models, tables, registry, I/O).
 
     python bench/walk.py [SEARCH ARGS...]   (default: nb201 --strategies bo,re --seeds 1 --budget 12)
 """
@@ -61,7 +64,12 @@ def main(argv: list[str]) -> None:
         finally:
             sys.setprofile(None)
     print(f"surrogate search {' '.join(args)}")
-    print(f"modules {len(modules)}, climbs back up {len(climbs)}, returns across modules {len(returns)}")
+    print(f"every module: modules {len(modules)}, climbs back up {len(climbs)}, returns across modules {len(returns)}")
+    path = lambda m: m == "surrogate.cli" or m.startswith("surrogate.search")  # noqa: E731
+    on_path = [m for m in modules if path(m)]
+    climbs_on = [(a, b) for a, b in climbs if path(a) and path(b)]
+    returns_on = [(a, b) for a, b in returns if path(a) and path(b)]
+    print(f"search path: modules {len(on_path)}, climbs back up {len(climbs_on)}, returns across modules {len(returns_on)}")
     for a, b in sorted(climbs):
         print(f"  climb {a} -> {b}")
     if os.environ.get("WALK_VERBOSE"):
