@@ -198,9 +198,13 @@ def test_a_worker_dies_when_its_parent_is_killed(tmp_path, setup, process_tree):
 def test_signals_held_delivers_a_held_signal_after_the_block():
     from surrogate._io import signals_held
 
-    with pytest.raises(KeyboardInterrupt):
-        with signals_held():
-            os.kill(os.getpid(), signal.SIGINT)
-            reached = True  # the interrupt waited for the block to end
-    assert reached
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background shell starts us ignoring it
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with signals_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                reached = True  # the interrupt waited for the block to end
+        assert reached
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
