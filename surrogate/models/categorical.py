@@ -165,14 +165,16 @@ class CategoricalGP(Predictor):
 
 
 def _cholesky(K: torch.Tensor) -> torch.Tensor:
-    """Cholesky factor of K, with jitter grown until it is positive definite."""
+    """Cholesky factor of K, with jitter grown until it is positive definite (a covariance that
+    stays indefinite at jitter 1, e.g. with NaNs, is an error, not a loop)."""
     eye = torch.eye(len(K), dtype=K.dtype)
     jitter = 1e-8
-    while True:
+    while jitter <= 1.0:
         L, info = torch.linalg.cholesky_ex(K + jitter * eye)
         if info.item() == 0:
             return L
         jitter *= 10
+    raise torch.linalg.LinAlgError("covariance not positive definite even with jitter 1")
 
 
 def _fit_map(kernel: Kernel, likelihood: GaussianLikelihood, mean: torch.nn.Parameter, x: torch.Tensor,
