@@ -14,11 +14,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from surrogate import __version__
+from report_protocol import CORES, SHIPPED_JOBS, print_rows  # bench/, beside this script
 from surrogate.tabular import Table
-
-SHIPPED_JOBS = 1000 + 250  # the shipped table: 1,000 chains at seed 0, 250 of them again at seed 1
-CORES = 2
 
 
 def row(path: Path) -> dict:
@@ -56,12 +53,7 @@ def main(args: list[str]) -> None:
           "summed `epoch_seconds` of one (chain, seed) pair, s/job its whole `job_seconds` (building, training, "
           "every evaluation, costs); both are niced wall seconds on a machine shared with other work, so upper "
           f"bounds. The last column projects the shipped table ({SHIPPED_JOBS} pairs) on {CORES} cores.\n")
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
-    print(f"\nsurrogate {__version__}; tables: " + ", ".join(f"`{p}`" for p in paths))
+    print_rows(rows, paths)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,16 @@ def row(machine: str, path: Path, speed: dict[str, float]) -> dict:
             f"shipped table on {CORES} cores here (h)": f"{SHIPPED_JOBS * here / CORES / 3600:.2f}"}
 
 
+def print_rows(rows: list[dict], paths: list[Path]) -> None:
+    """The rows as a markdown table, then the version and the tables they came from."""
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for r in rows:
+        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
+    print(f"\nsurrogate {__version__}; tables: " + ", ".join(f"`{p}`" for p in paths))
+
+
 def _mean_job(path: Path) -> float:
     return float(np.nanmean(Table.read(path).metrics["job_seconds"]))
 
@@ -64,12 +74,7 @@ def main(args: list[str]) -> None:
           f"s/job is the mean wall time of one (cell, seed) pair (training, evaluation, costs) on the machine "
           f"that trained it; the last column projects the shipped table ({SHIPPED_JOBS} pairs) on {CORES} cores "
           "of this machine (a protocol trained on both machines calibrates the other's seconds).\n")
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for r in rows:
-        print("| " + " | ".join(str(r[k]) for k in keys) + " |")
-    print(f"\nsurrogate {__version__}; tables: " + ", ".join(f"`{p}`" for p in paths))
+    print_rows(rows, paths)
 
 
 if __name__ == "__main__":

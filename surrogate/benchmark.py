@@ -114,8 +114,13 @@ class PredictorBenchmark:
             elif self.supernet_column not in table.metrics:
                 raise UsageError(f"model {SUPERNET!r} reads column {self.supernet_column!r}, which the file lacks: "
                                  "add it with `surrogate supernet estimate SUPERNET.pt --into FILE`")
-        for name in self.encodings:
-            get_encoding(name, table.space)
+        extra = feature_matrix(table, self.features)[:16]
+        with_features = f" with features {','.join(self.features)}" if self.features else ""
+        for encoding in self.encodings:  # a model that cannot read an encoding (cgp and graf) says so
+            probe = np.hstack([get_encoding(encoding, table.space)(table.archs[:16]), extra])
+            for name in self.models:
+                if name != SUPERNET:
+                    self.model(name).check_inputs(probe, f"encoding {encoding!r}{with_features}")
         if min(self.train_sizes) < 2 or self.test_size < 2 or self.seeds < 1:
             raise UsageError("train sizes and the test size must be >= 2, and seeds >= 1")
         corrupt_labels(np.zeros(2), self.corruption, 0, 2)
@@ -127,9 +132,9 @@ class PredictorBenchmark:
         class_ids = space.canonical_ids(table.archs)
         extra = feature_matrix(table, self.features)
         inputs = {e: np.hstack([get_encoding(e, space)(table.archs), extra]) for e in self.encodings}
+        learned = [m for m in self.models if m != SUPERNET]
         splits = [disjoint_splits(class_ids, self.train_sizes, self.test_size, seed, valid=~np.isnan(y))
                   for seed in range(self.seeds)]
-        learned = [m for m in self.models if m != SUPERNET]
         total = self.seeds * (len(self.encodings) * len(learned) + (SUPERNET in self.models)) * len(self.train_sizes)
         rows = []
         with tqdm(total=total, desc="bench predictors", unit="fit", disable=not progress, dynamic_ncols=True) as bar:

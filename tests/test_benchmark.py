@@ -125,3 +125,15 @@ def test_kendall_tau_figure_with_one_training_size_is_a_dot_per_model_and_encodi
     benchmark.plot_kendall_tau(pd.DataFrame(rows), tmp_path / "k.png", "toy")
     ax = figures[-1].axes[0]
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "training architectures"
+
+
+def test_a_model_that_cannot_read_an_encoding_says_so_before_any_fit(tmp_path, capsys, monkeypatch):
+    _, path = toy_table(tmp_path)
+    fits = []
+    monkeypatch.setattr("surrogate.models.rf.RandomForest._fit", lambda self, X, z: fits.append(1))
+    assert main(["bench", "predictors", str(path), "--metric", "acc", "--models", "rf,cgp", "--encodings",
+                 "onehot,graf", "--features", "none", "--train-sizes", "20", "--test-size", "60", "--seeds", "1",
+                 "--out", str(tmp_path / "b"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "model 'cgp' reads choice codes" in err and "encoding 'graf'" in err and err.count("\n") == 1
+    assert fits == [] and not (tmp_path / "b").exists()

@@ -320,3 +320,11 @@ def test_bo_thompson_turns_find_an_interaction_optimum():
             if f(arch) == optimum:
                 break
         assert max(strategy.values) == optimum
+
+
+def test_bo_refuses_an_encoding_its_model_cannot_read():
+    from surrogate.search.bo import BayesianOptimization
+
+    with pytest.raises(UsageError, match="encoding 'graf'"):
+        BayesianOptimization("nb201", seed=0, model="cgp", encoding="graf")
+    assert BayesianOptimization("nb201", seed=0, model="cgp", encoding="path").encoding.name == "path"

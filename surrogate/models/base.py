@@ -66,6 +66,10 @@ class Predictor(RegressorMixin, BaseEstimator, ABC):
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std at each row of X, in the units of the targets `_fit` saw."""
 
+    def check_inputs(self, X: np.ndarray, source: str = "the inputs") -> None:
+        """UsageError when this model cannot read X (`source` names where X comes from); every
+        float matrix suits the default. Callers check before any work."""
+
     def out_of_sample(self, X: np.ndarray, z: np.ndarray, folds: int = 5) -> np.ndarray:
         """(n,) predictions of the targets `z` this fitted model saw at X (model units), each by a
         model that did not see it: the ensemble weighs its members by them. Here `folds`-fold

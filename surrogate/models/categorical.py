@@ -32,6 +32,7 @@ from gpytorch.kernels import Kernel
 from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.priors import GammaPrior, LogNormalPrior
 
+from surrogate.errors import UsageError
 from surrogate.models.base import Predictor, model_threads
 
 
@@ -110,7 +111,16 @@ class CategoricalGP(Predictor):
         self.targets = targets
         self.seed = seed
 
+    def check_inputs(self, X: np.ndarray, source: str = "the inputs") -> None:
+        """Choice codes only: non-negative integers (the index, onehot, adjacency or path encoding,
+        no feature columns); a float would be truncated into a meaningless category."""
+        X = np.asarray(X, dtype=np.float64)
+        if not (np.isfinite(X).all() and (X >= 0).all() and (X == np.round(X)).all()):
+            raise UsageError(f"model 'cgp' reads choice codes (non-negative integers: the index, onehot, adjacency "
+                             f"or path encoding, no feature columns: --features none); {source} holds other values")
+
     def _fit(self, X: np.ndarray, z: np.ndarray) -> None:
+        self.check_inputs(X)
         if self.seed is not None:
             torch.manual_seed(self.seed)
         self.center_, self.scale_ = float(z.mean()), float(z.std()) or 1.0
@@ -136,18 +146,17 @@ class CategoricalGP(Predictor):
             self.cholesky_ = _cholesky(K)
             self.alpha_ = torch.cholesky_solve((y - mean).unsqueeze(-1), self.cholesky_).squeeze(-1)
 
-    def _latent(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(mean, cross-covariance with the training points, the solve L^-1 k) at X, standardised units."""
+    def _latent(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, the solve L^-1 k with the training points) at X, standardised units."""
         x = torch.as_tensor(np.asarray(X, dtype=np.float64))
         ks = self.kernel_(x, self.x_).to_dense()
-        v = torch.linalg.solve_triangular(self.cholesky_, ks.T, upper=False)
-        return self.mean_ + ks @ self.alpha_, ks, v
+        return self.mean_ + ks @ self.alpha_, torch.linalg.solve_triangular(self.cholesky_, ks.T, upper=False)
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         means, stds = [], []
         with torch.no_grad(), model_threads(len(self.x_)):
             for chunk in np.array_split(X, max(1, int(np.ceil(len(X) / 4096)))):
-                mean, _, v = self._latent(chunk)
+                mean, v = self._latent(chunk)
                 prior = self.kernel_.weights.sum()
                 means.append(mean.numpy())
                 stds.append((prior - (v * v).sum(0)).clamp_min(1e-12).sqrt().numpy())
@@ -156,7 +165,7 @@ class CategoricalGP(Predictor):
     def sample_joint(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One draw of the latent function jointly over the rows of X, in y's units."""
         with torch.no_grad(), model_threads(len(self.x_)):
-            mean, _, v = self._latent(X)
+            mean, v = self._latent(X)
             x = torch.as_tensor(np.asarray(X, dtype=np.float64))
             cov = self.kernel_(x, x).to_dense() - v.T @ v
             draw = mean + _cholesky(cov) @ torch.as_tensor(rng.standard_normal(len(X)))

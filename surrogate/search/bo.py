@@ -100,6 +100,8 @@ class BayesianOptimization(Strategy):
         self.predictor = get_model(model, **params)
         if self.ts_every and not hasattr(self.predictor, "sample_joint"):
             raise UsageError(f"ts_every needs a model that draws jointly (cgp); {model!r} does not")
+        probe = self.space.sample(4, np.random.default_rng(0))  # its own generator: the search's draws stay as they were
+        self.predictor.check_inputs(self.encoding(probe), f"encoding {self.encoding.name!r}")
         self.acq, self.init, self.beta = acq, init, beta
         self.pool_size, self.top_k, self.mutants = pool_size, top_k, mutants
         self.targets = warp.check_targets(targets)
@@ -156,7 +158,6 @@ class BayesianOptimization(Strategy):
         return bool(self.ts_every) and (self.n_observed - self.init) % self.ts_every == self.ts_every - 1
 
     def _scores(self, x: np.ndarray) -> np.ndarray:
-        model = PredictorModel(self.predictor)
         if self._thompson_turn():
             mean, std = self.predictor.predict(x)
             top = np.argsort(-(mean + np.sqrt(self.beta) * std), kind="stable")[: self.ts_pool]
@@ -166,6 +167,7 @@ class BayesianOptimization(Strategy):
         if self.acq == "ts":
             mean, std = self.predictor.predict(x)
             return mean + std * self.rng.standard_normal(len(mean))
+        model = PredictorModel(self.predictor)
         acq = (LogExpectedImprovement(model, best_f=self.best_value_) if self.acq == "logei"
                else UpperConfidenceBound(model, beta=self.beta))
         xt = torch.as_tensor(x, dtype=torch.float64).unsqueeze(1)
