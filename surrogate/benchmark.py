@@ -101,9 +101,16 @@ class PredictorBenchmark:
         model, params = self.variants.get(name, (name, {}))
         return get_model(model, **{**params, "seed": seed})
 
+    def targets(self, table: Table) -> np.ndarray:
+        """The metric, better-is-higher: a metric the table records as minimised (bits per
+        character, a loss) is negated, so precision@top-k counts the best architectures and the
+        correlations keep their sign."""
+        y = table.metric(self.metric)
+        return -y if (table.attrs.get("directions") or {}).get(self.metric) == "min" else y
+
     def validate(self, table: Table) -> None:
         """Fail fast, before any work, on names or sizes that cannot run."""
-        y = table.metric(self.metric)
+        y = self.targets(table)
         if np.isnan(y).all():
             raise UsageError(f"metric {self.metric!r} is NaN for every architecture")
         if np.isinf(y).any():
@@ -128,7 +135,7 @@ class PredictorBenchmark:
     def run(self, table: Table, progress: bool = True) -> pd.DataFrame:
         self.validate(table)
         space = get_space(table.space)
-        y = table.metric(self.metric)
+        y = self.targets(table)
         class_ids = space.canonical_ids(table.archs)
         extra = feature_matrix(table, self.features)
         inputs = {e: np.hstack([get_encoding(e, space)(table.archs), extra]) for e in self.encodings}
@@ -272,7 +279,9 @@ def write_report(bench: PredictorBenchmark, table: Table, results: pd.DataFrame,
     text = [f"# Predictor benchmark: {title}", "",
             f"{bench.seeds} seeds, test size {bench.test_size}, isomorphism-disjoint splits"
             + (f", extra features: {', '.join(bench.features)}" if bench.features else "")
-            + (f", training labels corrupted ({bench.corruption}; test labels clean)" if bench.corruption else "") + ".",
+            + (f", training labels corrupted ({bench.corruption}; test labels clean)" if bench.corruption else "")
+            + (f"; {bench.metric} is minimised, so the models predict -{bench.metric} (precision@top-k counts the "
+               "lowest values)" if (table.attrs.get("directions") or {}).get(bench.metric) == "min" else "") + ".",
             f"Mean over seeds (± std for Kendall tau); cov90 is the share of test values inside the predicted "
             f"90 % interval (mean ± 1.645 std). Command: `{command}`", "", markdown_table(summary), ""]
     atomic_write(out / "summary.md", "\n".join(text))

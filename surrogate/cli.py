@@ -153,7 +153,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
                                seeds=args.seeds, channels=args.channels, cells=args.cells, batch_size=args.batch_size,
                                device=args.device, data_dir=args.data_dir, subset=args.subset,
                                resolution=args.resolution, test_at_end=args.test_at_end,
-                               repeat_archs=args.repeat_archs)
+                               repeat_archs=args.repeat_archs, seq_len=args.seq_len)
     table = generate(config, out, workers=args.workers, data_dir=args.data_dir, command=args.command_line,
                      progress=not args.no_progress, data=data, storage=args.storage, study=args.study)
     done, total = table.attrs["provenance"]["jobs_done"], config.total_jobs
@@ -244,16 +244,18 @@ def _check_output_file(out, inputs: Sequence[str] = ()) -> None:
 def _add_space_and_data(p: argparse.ArgumentParser, required: bool = True) -> None:
     """What is trained on what (`generate`, `supernet train`)."""
     p.add_argument("--space", required=required, help="space spec: nb201, or categorical:... for a chain of blocks")
-    p.add_argument("--dataset", required=required, help="digits (built in), fashion-mnist or cifar10")
-    p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10)")
-    p.add_argument("--subset", type=int, help="train on a class-balanced subset of this many training images "
-                   "(valid and test stay whole; default: all)")
+    p.add_argument("--dataset", required=required, help="digits (built in), fashion-mnist, cifar10, shakespeare "
+                   "(characters) or text:DIR (a folder of .txt files)")
+    p.add_argument("--data-dir", help="folder holding the dataset files (fashion-mnist, cifar10, shakespeare)")
+    p.add_argument("--subset", type=int, help="train on a class-balanced subset of this many training images, or "
+                   "the first this many training characters (valid and test stay whole; default: all)")
     p.add_argument("--resolution", type=int, help="average-pool images to RxR, R dividing the side (e.g. 14 for "
                    "Fashion-MNIST's 28; default: native)")
 
 
 def _add_network_size(p: argparse.ArgumentParser, defaults: bool = True) -> None:
-    p.add_argument("--channels", type=int, default=16 if defaults else None, help="network width C (default: 16, NB201's)")
+    p.add_argument("--channels", type=int, default=16 if defaults else None, help="network width C (default: 16, "
+                   "NB201's; rnn-cell: the hidden size, default 64)")
     p.add_argument("--cells", type=int, default=5 if defaults else None, help="cells per stage N for nb201 (default: 5, NB201's)")
 
 
@@ -307,14 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="train architectures of a space on a dataset into a tabular file (resumable)")
     _add_space_and_data(p)
-    p.add_argument("--epochs", type=int, default=12, help="training epochs (default: 12, NB201's short schedule)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: 12, NB201's short schedule; text: 1)")
     p.add_argument("--seeds", type=int, default=1, help="training seeds 0..N-1 per architecture (default: 1)")
     p.add_argument("--repeat-archs", type=int, help="train seeds 1..N-1 only for the first K architectures "
                    "(default: all of them); seed 0 always covers every architecture")
     p.add_argument("--archs", default="all", help="all, a number N (N distinct ones, fixed seed), or a file of arch strings")
     p.add_argument("--unique", action="store_true", help="one architecture per isomorphism class")
-    _add_network_size(p)
-    p.add_argument("--batch-size", type=int, default=256, help="training batch size (default: 256)")
+    _add_network_size(p, defaults=False)
+    p.add_argument("--batch-size", type=int, help="training batch size (default: 256; text: 32 streams)")
+    p.add_argument("--seq-len", type=int, help="text: characters per truncated-BPTT window (default: 32)")
     p.add_argument("--test-at-end", action="store_true",
                    help="evaluate the test split after the last epoch only (earlier epochs' test records are NaN)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")

@@ -253,7 +253,7 @@ def config_for_table(table, dataset: str = "random", batch_size: int | None = No
     """The network the table's records were trained with (its `training_config`), else NB201's own
     C=16, N=5 on 3x32x32 inputs (an imported table); explicit values override. UsageError when the
     space has no network definition."""
-    from surrogate.nets import NETWORKS
+    from surrogate.nets import LANGUAGE_MODELS, NETWORKS
     from surrogate.spaces import get_space
 
     check_dataset(dataset)
@@ -261,6 +261,9 @@ def config_for_table(table, dataset: str = "random", batch_size: int | None = No
     if space.kind not in NETWORKS:
         raise UsageError(f"space {space.spec} has no network definition: zero-cost proxies need one "
                          f"(spaces with networks: {', '.join(NETWORKS)})")
+    if space.kind in LANGUAGE_MODELS:
+        raise UsageError(f"space {space.spec} holds language models: the zero-cost proxies here score image "
+                         "classifiers")
     trained = dict(table.attrs.get("training_config") or {})
     recorded = trained.get("channels") is not None
     trained_on = table.attrs.get("dataset") if recorded else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -169,6 +170,25 @@ class Table:
         return table
 
 
+#: how a metric's name says which way is better, for the tables `surrogate generate` writes
+_HIGHER_IS_BETTER = re.compile(r"(^|_)(acc|accuracy|auc|f1)($|_)")
+_LOWER_IS_BETTER = re.compile(r"(^|_)(loss|bpc|ppl|perplexity|error|err|seconds|params|flops|latency|ms|diverged)($|_)")
+
+
+def direction_of(name: str) -> str | None:
+    """`"max"` or `"min"` for a metric whose name says which way is better (accuracies; losses,
+    bits per character, costs), None when it does not."""
+    if _HIGHER_IS_BETTER.search(name):
+        return "max"
+    return "min" if _LOWER_IS_BETTER.search(name) else None
+
+
+def directions(metrics) -> dict[str, str]:
+    """The `directions` attribute a generated table records: each metric's direction, where its
+    name says one (`direction_of`). A search that asks a metric the other way is refused."""
+    return {name: d for name in metrics if (d := direction_of(name)) is not None}
+
+
 def _as_metric(values: np.ndarray, n: int, name: str) -> np.ndarray:
     a = np.asarray(values, dtype=np.float64)
     if a.ndim == 1:
@@ -246,6 +266,8 @@ def info_text(table: Table, name: str) -> str:
     lines = [f"file: {name}", f"space: {table.space}", f"dataset: {table.attrs.get('dataset', '')}",
              f"archs: {table.n}", f"unique: {unique}", f"metrics: {len(facts['metrics'])}",
              *_columns(rows, left=(0,), indent="  ")]
+    if table.attrs.get("directions"):
+        lines.append("minimised: " + ", ".join(k for k, d in table.attrs["directions"].items() if d == "min"))
     lines += [f"{key}: " + ", ".join(f"{k}={v}" for k, v in table.attrs[key].items())
               for key in ("training_config", "provenance") if table.attrs.get(key)]
     return "\n".join([*lines, f"package_version: {facts.get('package_version', '')}", f"checksum: {facts['checksum']}"])

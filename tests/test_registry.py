@@ -47,8 +47,9 @@ def test_heavy_strategies_load_only_when_named():
     assert out.split() == ["False", "False"]
 
 
-def test_every_space_kind_has_a_network_and_a_supernet():
-    assert set(SPACES) == set(NETWORKS) == set(SUPERNETS)
+def test_every_space_kind_has_a_network_and_supernets_only_for_spaces():
+    assert set(SPACES) == set(NETWORKS)
+    assert set(SUPERNETS) <= set(SPACES)  # the recurrent cell has no weight-sharing supernet yet
 
 
 @pytest.mark.parametrize("registry", [SPACES, ENCODINGS, MODELS, STRATEGIES, NETWORKS, SUPERNETS])

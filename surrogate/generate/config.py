@@ -42,6 +42,35 @@ class JobConfig:
     repeat_archs: int | None = None
     #: train on train+valid (validating top picks; None, not False, so older journals still match)
     train_on_valid: bool | None = None
+    #: characters per truncated-BPTT window: set exactly for text datasets (language modelling)
+    seq_len: int | None = None
+    #: the optimiser (None: SGD, as every image table was trained) and the gradient-norm clip
+    optimizer: str | None = None
+    grad_clip: float | None = None
+
+    @property
+    def text(self) -> bool:
+        """A language-modelling job (a text dataset, an `rnn-cell` network)."""
+        return self.seq_len is not None
+
+    @property
+    def epoch_metrics(self) -> tuple[str, ...]:
+        """The per-epoch records one training of this job yields."""
+        from surrogate.train.language import TEXT_EPOCH_METRICS
+        from surrogate.train.trainer import EPOCH_METRICS
+
+        return TEXT_EPOCH_METRICS if self.text else EPOCH_METRICS
+
+    @property
+    def test_metric(self) -> str:
+        """What the validation protocol reports for a top pick: test accuracy, or test bits per character."""
+        return "test_bpc" if self.text else "test_acc"
+
+    @property
+    def final_metrics(self) -> tuple[str, ...]:
+        """The one-value-per-training records (costs, divergence, time)."""
+        latency = "latency_b64_ms" if self.text else "latency_b256_ms"
+        return ("params", "flops", "latency_b1_ms", latency, "diverged", "job_seconds")
 
     @property
     def repeated(self) -> int:
@@ -70,10 +99,11 @@ class JobConfig:
 
     def training_config(self) -> dict:
         """The table's `training_config` attribute (the architecture list is the table itself)."""
-        config = {k: v for k, v in asdict(self).items() if k not in ("archs", "space", "dataset", "dataset_checksum")}
-        return {**config, "seeds": list(range(self.seeds)), "optimizer": "sgd", "loss": "cross_entropy",
-                "precision": "bf16 autocast" if self.device.startswith("cuda") else "float32",
-                "memory_format": "channels_last"}
+        config = {k: v for k, v in asdict(self).items() if k not in ("archs", "space", "dataset", "dataset_checksum")
+                  and not (v is None and k in ("seq_len", "optimizer", "grad_clip"))}
+        layout = {} if self.text else {"memory_format": "channels_last"}
+        return {**config, "seeds": list(range(self.seeds)), "optimizer": self.optimizer or "sgd", "loss": "cross_entropy",
+                "precision": "bf16 autocast" if self.device.startswith("cuda") else "float32", **layout}
 
 
 def check_same_job(found: dict, wanted: dict, where: str) -> None:
@@ -93,26 +123,54 @@ def default_out(space: str, dataset: str) -> Path:
     return Path(f"runs/generate/{re.sub(r'[^A-Za-z0-9_.-]+', '_', space)}-{dataset}.h5")
 
 
-def make_config(space: str, dataset: str, archs: str = "all", unique: bool = False, epochs: int = 12, seeds: int = 1,
-                channels: int = 16, cells: int = 5, batch_size: int = 256, device: str = "cpu",
-                data_dir: str | None = None, subset: int | None = None, resolution: int | None = None,
-                test_at_end: bool = False, repeat_archs: int | None = None) -> tuple[JobConfig, object]:
-    """Check the options, load the dataset once (for its checksum and split) and resolve the archs."""
-    from surrogate.nets import build_network
-    from surrogate.train.data import load
+#: what `make_config` uses for an option left out (None): image classification (NB201's training)
+#: and character language modelling (the `rnn-shakespeare` table's protocol, bench/results/rnn.md)
+IMAGE_DEFAULTS = dict(epochs=12, channels=16, cells=5, batch_size=256)
+TEXT_DEFAULTS = dict(epochs=1, channels=32, cells=1, batch_size=128, seq_len=16, lr=3e-2, momentum=0.9, weight_decay=0.0,
+                     nesterov=False, optimizer="adam", grad_clip=1.0)
+
+
+def make_config(space: str, dataset: str, archs: str = "all", unique: bool = False, epochs: int | None = None,
+                seeds: int = 1, channels: int | None = None, cells: int | None = None, batch_size: int | None = None,
+                device: str = "cpu", data_dir: str | None = None, subset: int | None = None,
+                resolution: int | None = None, test_at_end: bool = False, repeat_archs: int | None = None,
+                seq_len: int | None = None) -> tuple[JobConfig, object]:
+    """Check the options, load the dataset once (for its checksum and split) and resolve the archs.
+    Options left out (None) take the task's defaults: `IMAGE_DEFAULTS`, or `TEXT_DEFAULTS` for a
+    text dataset (`seq_len` applies to text only)."""
+    from surrogate.nets import LANGUAGE_MODELS, build_network
+    from surrogate.train.data import is_text, load
     from surrogate.train.trainer import resolve_device
 
-    for name, value in (("epochs", epochs), ("seeds", seeds), ("channels", channels), ("cells", cells),
-                        ("batch-size", batch_size), ("repeat-archs", 1 if repeat_archs is None else repeat_archs)):
+    text = is_text(dataset)
+    sp = get_space(space)
+    if text != (sp.kind in LANGUAGE_MODELS):
+        raise UsageError(f"space {sp.spec} builds language models: use a text dataset (shakespeare, text:DIR)" if not text
+                         else f"dataset {dataset} is text: use a space of language models (rnn-cell:N), not {sp.spec}")
+    if seq_len is not None and not text:
+        raise UsageError(f"--seq-len applies to text datasets (shakespeare, text:DIR), not {dataset}")
+    given = dict(epochs=epochs, channels=channels, cells=cells, batch_size=batch_size, seq_len=seq_len)
+    settings = {**(TEXT_DEFAULTS if text else IMAGE_DEFAULTS), **{k: v for k, v in given.items() if v is not None}}
+    for name in ("epochs", "channels", "cells", "batch_size", "seq_len"):
+        if name in settings and settings[name] < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {settings[name]}")
+    for name, value in (("seeds", seeds), ("repeat-archs", 1 if repeat_archs is None else repeat_archs)):
         if value < 1:
             raise UsageError(f"--{name} must be at least 1, got {value}")
-    sp = get_space(space)
     resolve_device(device)
     data = load(dataset, data_dir, subset, resolution)
+    if text:
+        shortest = min(len(data.valid), len(data.test))
+        if settings["seq_len"] >= shortest:
+            raise UsageError(f"--seq-len {settings['seq_len']} is longer than the {shortest} characters of {dataset}'s "
+                             "smallest evaluation split (valid or test)")
+        if len(data.train) // settings["batch_size"] < settings["seq_len"] + 1:
+            raise UsageError(f"{dataset}'s train text ({len(data.train)} characters) is too short for --batch-size "
+                             f"{settings['batch_size']} streams of --seq-len {settings['seq_len']}")
     chosen = select_archs(sp, archs, unique)
     build_network(sp.spec, chosen[0], 1, 1, data.num_classes, data.input_shape[0])  # a space with no network fails here
     config = JobConfig(space=sp.spec, dataset=dataset, dataset_checksum=data.checksum, split=data.split,
-                       augmentation=data.augment.description, epochs=epochs, seeds=seeds, batch_size=batch_size,
-                       channels=channels, cells=cells, device=str(device), archs=sp.format_many(chosen),
-                       subset=subset, resolution=resolution, test_at_end=test_at_end, repeat_archs=repeat_archs)
+                       augmentation=data.augment.description, seeds=seeds, device=str(device),
+                       archs=sp.format_many(chosen), subset=subset, resolution=resolution, test_at_end=test_at_end,
+                       repeat_archs=repeat_archs, **settings)
     return config, data

@@ -30,10 +30,19 @@ def train_job(config: JobConfig, arch: np.ndarray, seed: int, data, device) -> d
     start = time.perf_counter()
     with seeded(seed):
         network = build_network(config.space, arch, config.channels, config.cells, data.num_classes, data.input_shape[0])
-    record = train(network, data, epochs=config.epochs, seed=seed, batch_size=config.batch_size, lr=config.lr,
-                   device=device, momentum=config.momentum, weight_decay=config.weight_decay, nesterov=config.nesterov,
-                   test_at_end=config.test_at_end)
-    record |= {k: np.array([v]) for k, v in costs(network, data.input_shape, device).items()}
+    if config.text:
+        from surrogate.train.language import text_costs, train_text
+
+        record = train_text(network, data, epochs=config.epochs, seed=seed, batch_size=config.batch_size,
+                            seq_len=config.seq_len, lr=config.lr, weight_decay=config.weight_decay,
+                            grad_clip=config.grad_clip, device=device, test_at_end=config.test_at_end)
+        spent = text_costs(network, data.num_classes, config.seq_len, device)
+    else:
+        record = train(network, data, epochs=config.epochs, seed=seed, batch_size=config.batch_size, lr=config.lr,
+                       device=device, momentum=config.momentum, weight_decay=config.weight_decay,
+                       nesterov=config.nesterov, test_at_end=config.test_at_end)
+        spent = costs(network, data.input_shape, device)
+    record |= {k: np.array([v]) for k, v in spent.items()}
     record["job_seconds"] = np.array([time.perf_counter() - start])  # the whole pair: training, evaluation, costs
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return record | {"arch": np.array(get_space(config.space).format(arch)), "seed": np.array(seed),

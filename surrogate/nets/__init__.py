@@ -14,7 +14,10 @@ from surrogate.registry import Registry
 NETWORKS: Registry[Callable[..., nn.Module]] = Registry("network", {
     "nb201": "surrogate.nets.nb201:build",
     "categorical": "surrogate.nets.chain:build",
+    "rnn-cell": "surrogate.nets.rnn:build",
 })
+#: space kinds whose networks are character language models (they read text, not images)
+LANGUAGE_MODELS = frozenset({"rnn-cell"})
 
 
 def build_network(space_spec, arch: np.ndarray, channels: int = 16, cells: int = 5, num_classes: int = 10,
@@ -26,6 +29,8 @@ def build_network(space_spec, arch: np.ndarray, channels: int = 16, cells: int =
       `chain.DEFAULT_BLOCKS[j]` (identity, mb3_k3, mb6_k5, mb3_k5, ...), so `categorical:8x3` is
       NAS-Bench-Macro's space. `channels` is the stem width, doubled at each of the default
       downsampling positions; `cells` does not apply (the chain's length is the space's).
+    * `rnn-cell:N`: an `RNNCellNetwork` (a character language model) with hidden size `channels`;
+      `num_classes` and `in_channels` are the vocabulary.
     """
     from surrogate.spaces import get_space
 

@@ -79,6 +79,11 @@ class Oracle(ABC):
     def dataset(self) -> str | None:
         return None
 
+    @property
+    def directions(self) -> dict[str, str]:
+        """Each column's recorded direction ("max"/"min"), where one is recorded."""
+        return {}
+
     def problem(self, objectives: Sequence[str], constraints: Sequence[str] = (),
                 ref_point: Sequence[float] | None = None) -> Problem:
         """The `Problem` over this oracle's columns (its exact columns exact)."""
@@ -144,6 +149,10 @@ class TableOracle(Oracle):
     def dataset(self) -> str | None:
         return self.table.attrs.get("dataset")
 
+    @property
+    def directions(self) -> dict[str, str]:
+        return dict(self.table.attrs.get("directions") or {})
+
     def domain(self) -> np.ndarray:
         """The table's architectures: strategies ask one representative per class, its first row
         (the same one whether it is drawn at random or scored by a model, so an encoding that tells
@@ -194,14 +203,11 @@ def total_seconds(table: Table, name: str) -> np.ndarray:
 TRAIN_SEED = 0
 
 
-def live_columns() -> tuple[str, ...]:
+def live_columns(config) -> tuple[str, ...]:
     """What a live outcome vector may hold: a training record's columns (a per-epoch metric read at
     its last epoch; params, flops, latencies, `job_seconds`...) and `train_seconds` (the epochs'
     seconds summed: the training alone, without evaluation and cost measurement)."""
-    from surrogate.generate.table import FINAL_METRICS
-    from surrogate.train.trainer import EPOCH_METRICS
-
-    return (*EPOCH_METRICS, *FINAL_METRICS, "train_seconds")
+    return (*config.epoch_metrics, *config.final_metrics, "train_seconds")
 
 
 class LiveOracle(Oracle):
@@ -218,7 +224,7 @@ class LiveOracle(Oracle):
                  workers: int = 1, name: str = "records.h5", command: str = ""):
         from surrogate.generate import Journal, journal_path
 
-        known = live_columns()
+        known = live_columns(config)
         for column in columns:
             if column not in known:
                 raise UsageError(f"unknown column {column!r} for a live campaign: a training record holds "
@@ -244,6 +250,12 @@ class LiveOracle(Oracle):
     @property
     def dataset(self) -> str | None:
         return self.config.dataset
+
+    @property
+    def directions(self) -> dict[str, str]:
+        from surrogate.tabular import directions
+
+        return directions(live_columns(self.config))
 
     def max_queries(self, problem: Problem) -> int:
         """Distinct classes of the space the strategies may ask (those satisfying the exact
@@ -433,9 +445,10 @@ def _train_in_worker(arch: np.ndarray) -> dict:
     return _PROCESS_WORKER.train_arch(arch)
 
 
-def live_config(space: str, dataset: str, epochs: int = 12, channels: int = 16, cells: int = 5, batch_size: int = 256,
-                device: str = "cpu", data_dir: str | None = None, subset: int | None = None,
-                resolution: int | None = None, validation: bool = False):
+def live_config(space: str, dataset: str, epochs: int | None = None, channels: int | None = None,
+                cells: int | None = None, batch_size: int | None = None, device: str = "cpu",
+                data_dir: str | None = None, subset: int | None = None, resolution: int | None = None,
+                seq_len: int | None = None, validation: bool = False):
     """The training configuration of a live campaign's queries (as `surrogate generate --test-at-end`
     would train them, with no architecture list: the campaign chooses them), and the dataset loaded
     once. Test accuracy is measured once, after the last epoch: the search never looks at it.
@@ -445,7 +458,7 @@ def live_config(space: str, dataset: str, epochs: int = 12, channels: int = 16, 
 
     config, data = make_config(space, dataset, archs="1", epochs=epochs, channels=channels, cells=cells,
                                batch_size=batch_size, device=device, data_dir=data_dir, subset=subset,
-                               resolution=resolution, test_at_end=True)
+                               resolution=resolution, test_at_end=True, seq_len=seq_len)
     if validation:
         data = with_valid_in_train(data)
         config = replace(config, split=data.split, train_on_valid=True)

@@ -33,6 +33,8 @@ COMMON_FIELDS = ("strategy", "seeds", "budget", "seconds_per_query", "train_seco
 #: ... and with one objective, or several.
 ONE_FIELDS = ("found_optimum", "median_queries_to_optimum", "regret_at", "report_mean")
 SEVERAL_FIELDS = ("hypervolume_ratio_at", "found_front_fraction")
+#: what the validation protocol's test metric is, in words
+_TEST_METRIC_WORDS = {"test_acc": "test accuracy", "test_bpc": "test bits per character"}
 VALIDATED_FIELDS = ("strategy", "seed", "arch", "search_value", "validated_value")
 #: pseudo-strategies of pareto.csv: the table's true front; live, the front of every run combined.
 TRUE_FRONT, COMBINED_FRONT = "true front", "combined front"
@@ -141,7 +143,8 @@ def summarize(trajectories: pd.DataFrame, truth: Truth, budget: int, oracle=None
             if mine:
                 result["validated"] = {"k": validate_top,
                                        "top_pick_mean": _mean([m.validated_value.iloc[0] for m in mine]),
-                                       "best_of_top_k_mean": _mean([m.validated_value.max() for m in mine])}
+                                       "best_of_top_k_mean": _mean([m.validated_value.max() if problem.objectives[0].maximize
+                                                                    else m.validated_value.min() for m in mine])}
         elif truth.known:
             fractions = [pareto.found_front_fraction(truth.objectives(outcome_matrix(r, problem)), truth.front)
                          for r in runs]
@@ -182,7 +185,7 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
 
 
 def markdown_summary(results: list[dict], truth: Truth, budget: int, report: str | None = None,
-                     validate_top: int = 0) -> str:
+                     validate_top: int = 0, validated_metric: str = "test_acc") -> str:
     steps = report_steps(budget)
     g = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731  (a hypervolume: objective units multiplied)
     minutes = lambda r: _fmt((r["train_seconds"] or 0) / r["seeds"] / 60, ".1f")  # noqa: E731
@@ -209,7 +212,7 @@ def markdown_summary(results: list[dict], truth: Truth, budget: int, report: str
         if report and validate_top:
             add(f"best {report} of top {validate_top}", lambda r: _fmt(r["validate_top"]["report_best_mean"]))
         if live and validate_top:
-            add("validated test acc of top pick", lambda r: _fmt(r.get("validated", {}).get("top_pick_mean")))
+            add(f"validated {validated_metric.replace('_', ' ')} of top pick", lambda r: _fmt(r.get("validated", {}).get("top_pick_mean")))
             add(f"best validated of top {validate_top}", lambda r: _fmt(r.get("validated", {}).get("best_of_top_k_mean")))
     elif live:
         for s in steps:
@@ -396,7 +399,8 @@ def write_report(campaign, problem: Problem, truth: Truth, oracle, trajectories:
         if live:
             intro += (f" Best = {best} {name} found; mean over seeds (no optimum is known for a live space: regret n/a)."
                       + (f" Top {campaign.validate_top} of each run retrained with the validation protocol "
-                         "(train+valid, test accuracy)." if campaign.validate_top else ""))
+                         f"(train+valid, {_TEST_METRIC_WORDS.get(oracle.config.test_metric)})." if campaign.validate_top
+                         else ""))
         else:
             intro += (f" Table's {best} {name}: {doc['optimum']:g}. Regret = that - the {best} found (in the "
                       f"direction of {problem.objectives[0]}); mean over seeds. A run that never found it counts as "
@@ -441,6 +445,7 @@ def write_report(campaign, problem: Problem, truth: Truth, oracle, trajectories:
                      results=results)
     atomic_write(out / "run.json", json.dumps(run, indent=2, default=str) + "\n")
     text = [f"# Search campaign: {title}", "", intro, f"Command: `{command}`", "",
-            markdown_summary(results, truth, campaign.budget, report, campaign.validate_top), ""]
+            markdown_summary(results, truth, campaign.budget, report, campaign.validate_top,
+                             oracle.config.test_metric if live else "test_acc"), ""]
     atomic_write(out / "summary.md", "\n".join(text))
     return doc, files

@@ -48,11 +48,12 @@ _BOUNDS = {"budget": _AtLeast(1), "seeds": _AtLeast(1), "init": _AtLeast(1), "ba
            "pool_size": _AtLeast(1), "validate_top": _AtLeast(0), "validate_epochs": _AtLeast(1),
            "workers": _AtLeast(1), "epochs": _AtLeast(1), "subset": _AtLeast(1), "resolution": _AtLeast(1),
            "channels": _AtLeast(1), "cells": _AtLeast(1), "batch_size": _AtLeast(1), "ws_epochs": _AtLeast(1),
+           "seq_len": _AtLeast(1),
            "darts_beta": _AtLeast(0.0)}
 #: options that read a table, and their defaults (a live campaign refuses any other value).
 _TABLE_ONLY = {"report": None, "time_column": None, "features": None}
 #: options of live training only, and their defaults (a table campaign refuses any other value).
-_LIVE_ONLY = {"workers": 1, "epochs": None, "subset": None, "resolution": None, "validate_epochs": None}
+_LIVE_ONLY = {"workers": 1, "epochs": None, "subset": None, "resolution": None, "validate_epochs": None, "seq_len": None}
 
 
 #: the command's options (`surrogate search --help`): (SearchRequest field, flag, argparse keywords,
@@ -61,8 +62,9 @@ _LIVE_ONLY = {"workers": 1, "epochs": None, "subset": None, "resolution": None, 
 _TABLE = "tabular .h5 file, or a shipped dataset name (surrogate datasets); an existing file wins over a shipped name"
 OPTIONS = [
     ("file", "file", dict(nargs="?", help=_TABLE + "; leave out and give --space and --dataset for a live campaign"), ""),
-    ("metric", "--metric", dict(help="metric to maximise, e.g. cifar10_valid_acc (live: valid_acc); to minimise, "
-                                     "--objectives COL:min"), ""),
+    ("metric", "--metric", dict(help="metric to optimise: COL (maximised, unless the table records it as minimised, as "
+                                     "valid_bpc), COL:max or COL:min; e.g. cifar10_valid_acc (live: valid_acc, valid_bpc)"),
+     ""),
     ("objectives", "--objectives", dict(help="COL:max,COL:min[,...]: one objective with its direction, or several "
                                              "(a Pareto front); params and flops are computed from the network when the "
                                              "table lacks them; live: any column of a training record"), ""),
@@ -97,15 +99,17 @@ OPTIONS = [
     ("study", "--study", dict(help="study name of the shared campaign (with --storage)"), ""),
     ("worker_seed", "--worker-seed", dict(type=int, help="seed of this worker (with --storage)"), ""),
     ("space", "--space", dict(help="search space, e.g. nb201 or categorical:8x3"), "live"),
-    ("epochs", "--epochs", dict(type=int, help="training epochs per query (default: 12)"), "live"),
-    ("subset", "--subset", dict(type=int, help="train on a class-balanced subset of N training images"), "live"),
+    ("epochs", "--epochs", dict(type=int, help="training epochs per query (default: 12; text: 1)"), "live"),
+    ("subset", "--subset", dict(type=int, help="train on a class-balanced subset of N training images (text: the "
+                                               "first N training characters)"), "live"),
+    ("seq_len", "--seq-len", dict(type=int, help="text: characters per truncated-BPTT window (default: 32)"), "live"),
     ("resolution", "--resolution", dict(type=int, help="average-pool images to R x R (e.g. 7 for Fashion-MNIST)"),
      "live"),
     ("validate_epochs", "--validate-epochs", dict(type=int, help="epochs of the validation training (default: "
                                                   "--epochs)"), "live"),
     ("workers", "--workers", dict(type=int, help="queries trained at once on this machine"), "live"),
-    ("dataset", "--dataset", dict(help="digits (built in), fashion-mnist or cifar10 (enas/darts default: the "
-                                       "table's)"), "training"),
+    ("dataset", "--dataset", dict(help="digits (built in), fashion-mnist, cifar10, shakespeare or text:DIR (enas/darts "
+                                       "default: the table's)"), "training"),
     ("data_dir", "--data-dir", dict(help="folder holding the dataset files (fashion-mnist, cifar10)"), "training"),
     ("ws_epochs", "--ws-epochs", dict(type=int, help="enas/darts: supernet epochs per run"), "training"),
     ("channels", "--channels", dict(type=int, help="network width C (default: the table's, else 16)"), "training"),
@@ -152,6 +156,7 @@ class SearchRequest:
     epochs: int | None = None
     subset: int | None = None
     resolution: int | None = None
+    seq_len: int | None = None
     validate_epochs: int | None = None
     workers: int = 1
     channels: int | None = None
@@ -180,15 +185,28 @@ class SearchRequest:
     def live(self) -> bool:
         return self.file is None
 
-    def objective_specs(self) -> list[str]:
-        """The objectives as "COL:max"/"COL:min" items (`--metric COL` is `COL:max`)."""
+    def objective_specs(self, directions: dict[str, str] | None = None) -> list[str]:
+        """The objectives as "COL:max"/"COL:min" items. `--metric COL` takes the direction
+        `directions` records for COL (a table's, or a live record's), else max; an objective
+        whose direction contradicts the recorded one is refused."""
         if self.objectives is not None and self.metric:
             raise UsageError("--objectives replaces --metric: name every objective there (e.g. valid_acc:max,params:min)")
-        if self.objectives is not None:
-            return [str(o) for o in Problem.parse(self.objectives).objectives]
-        if not self.metric:
+        if self.objectives is None and not self.metric:
             raise UsageError("--metric is required (or --objectives for a multi-objective search)")
-        return [f"{self.metric}:max"]
+        directions = directions or {}
+        if self.objectives is not None:
+            objectives = Problem.parse(self.objectives).objectives
+        else:
+            name, sep, direction = self.metric.rpartition(":")
+            given = sep and direction.strip() in ("max", "min")
+            name = name.strip() if given else self.metric.strip()
+            objectives = Problem.parse([f"{name}:{direction.strip() if given else directions.get(name, 'max')}"]).objectives
+        for o in objectives:
+            recorded = directions.get(o.name)
+            if recorded is not None and recorded != ("max" if o.maximize else "min"):
+                raise UsageError(f"{o}: {o.name} is recorded as a metric to {recorded}imise (write {o.name}:{recorded}, "
+                                 f"or --metric {o.name})")
+        return [str(o) for o in objectives]
 
     def check(self) -> None:
         """Every check that needs no data: the objectives, bounds, options of the other kind of
@@ -231,21 +249,21 @@ class SearchRequest:
             table = with_free_proxies(Table.read(resolve(self.file)), notes.append, self.file)
             time_column = self.time_column or next((m for m in table.metric_names if TIME_COLUMN.search(m)), None)
             return TableOracle(table, columns, time_column), None, str(self.file)
-        training = dict(channels=self.channels or 16, cells=self.cells or 5, batch_size=self.batch_size or 256,
-                        device=self.device, data_dir=self.data_dir, subset=self.subset, resolution=self.resolution)
-        config, data = live_config(self.space, self.dataset, epochs=self.epochs or 12, **training)
+        training = dict(channels=self.channels, cells=self.cells, batch_size=self.batch_size, device=self.device,
+                        data_dir=self.data_dir, subset=self.subset, resolution=self.resolution, seq_len=self.seq_len)
+        config, data = live_config(self.space, self.dataset, epochs=self.epochs, **training)
         oracle = LiveOracle(config, self.out, columns, data=data, data_dir=self.data_dir, workers=self.workers,
                             command=self.command)
         validator = None
         if self.validate_top:
-            check, check_data = live_config(self.space, self.dataset, epochs=self.validate_epochs or self.epochs or 12,
+            check, check_data = live_config(self.space, self.dataset, epochs=self.validate_epochs or self.epochs,
                                             validation=True, **training)
-            validator = LiveOracle(check, self.out, ["test_acc"], data=check_data, data_dir=self.data_dir,
+            validator = LiveOracle(check, self.out, [check.test_metric], data=check_data, data_dir=self.data_dir,
                                    workers=self.workers, name="validated.h5", command=self.command)
         return oracle, validator, f"live: {config.space} on {self.dataset}"
 
     def campaign(self, oracle: Oracle) -> Campaign:
-        objectives = self.objective_specs()
+        objectives = self.objective_specs(oracle.directions)
         ref = parse_ref_point(self.ref_point)
         settings = None
         if self.strategies and set(self.strategies) & set(WEIGHT_SHARING):

@@ -1,4 +1,4 @@
-"""Search spaces, named on the command line by spec strings (`nb201`, `categorical:8x3`)."""
+"""Search spaces, named on the command line by spec strings (`nb201`, `categorical:8x3`, `rnn-cell:8`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from surrogate.registry import Registry
 from surrogate.spaces.base import ENUMERATE_LIMIT, CellSpace, Space
 from surrogate.spaces.categorical import CategoricalSpace
 from surrogate.spaces.nb201 import NB201Space
+from surrogate.spaces.rnn import RNNCellSpace
 
 #: kind -> Space subclass; `<kind>:<argument>` builds `cls.from_spec(argument)`. New spaces register here.
-SPACES: Registry[type[Space]] = Registry("space", {"nb201": NB201Space, "categorical": CategoricalSpace})
+SPACES: Registry[type[Space]] = Registry("space", {"nb201": NB201Space, "categorical": CategoricalSpace,
+                                                   "rnn-cell": RNNCellSpace})
 
 #: spaces are immutable once built, and some are costly (NB201's isomorphism table): one per spec.
 _BUILT: dict[str, Space] = {}
@@ -26,4 +28,5 @@ def get_space(spec: str | Space) -> Space:
     return _BUILT[key]
 
 
-__all__ = ["ENUMERATE_LIMIT", "CellSpace", "Space", "NB201Space", "CategoricalSpace", "SPACES", "get_space"]
+__all__ = ["ENUMERATE_LIMIT", "CellSpace", "Space", "NB201Space", "CategoricalSpace", "RNNCellSpace", "SPACES",
+           "get_space"]

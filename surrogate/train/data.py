@@ -16,6 +16,8 @@ std of the *train* split. A cheaper *protocol* (`reduce`) may keep a class-balan
 train split (valid and test stay whole, so records stay comparable) and average-pool every image to
 a lower resolution; both are recorded in `split`. `checksum` is a sha256 of the raw arrays as read (uint8 images, int64
 labels, official train part then test part), so a record can name exactly what it was trained on.
+Character-level text datasets (`shakespeare`, `text:DIR`) live in `surrogate.train.text`; `load` and
+`with_valid_in_train` serve both kinds.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ import hashlib
 import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
 from surrogate.errors import UsageError
+
+if TYPE_CHECKING:
+    from surrogate.train.text import TextData
 
 SPLIT_SEED = 0
 #: images carved from the official train part for validation
@@ -105,12 +110,24 @@ class Data:
         return replace(self, **move)
 
 
+def is_text(name: str) -> bool:
+    """Whether `name` is a text dataset (character language modelling) rather than images."""
+    return name == "shakespeare" or name.startswith("text:")
+
+
 def load(name: str, data_dir: str | Path | None = None, subset: int | None = None,
-         resolution: int | None = None) -> Data:
+         resolution: int | None = None) -> Data | TextData:
     """The dataset `name` (`digits`, `fashion-mnist`, `cifar10`), cut down by `reduce` when `subset`
-    or `resolution` is given; UsageError when it is missing."""
+    or `resolution` is given; or the text dataset `shakespeare` or `text:DIR` (`surrogate.train.text`),
+    cut down by `reduce_text`; UsageError when it is missing."""
+    if is_text(name):
+        from surrogate.train.text import load_text, reduce_text
+
+        if resolution is not None:
+            raise UsageError(f"--resolution applies to image datasets, not the text dataset {name}; leave it out")
+        return reduce_text(load_text(name, data_dir), subset)
     if name not in DATASETS:
-        raise UsageError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})")
+        raise UsageError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)}, shakespeare, text:DIR)")
     return reduce(DATASETS[name](Path(data_dir).expanduser() if data_dir else None), subset, resolution)
 
 
@@ -148,11 +165,14 @@ def reduce(data: Data, subset: int | None = None, resolution: int | None = None)
                    x_test=x_test.contiguous(), augment=augment, protocol=tuple(sorted(protocol.items())))
 
 
-def with_valid_in_train(data: Data) -> Data:
+def with_valid_in_train(data: Data | TextData) -> Data | TextData:
     """The validation protocol of top picks: train on train+valid (more data, as NAS papers' final
     training does), judge on test only. The valid split stays (it is now seen in training: its
-    metrics are no estimate of anything); `split` records the merge."""
+    metrics are no estimate of anything); `split` records the merge. Text: the valid stream is
+    appended to the train stream."""
     protocol = dict(data.protocol) | {"train_plus_valid": 1}
+    if not isinstance(data, Data):
+        return replace(data, train=torch.cat([data.train, data.valid]), protocol=tuple(sorted(protocol.items())))
     return replace(data, x_train=torch.cat([data.x_train, data.x_valid]).contiguous(),
                    y_train=torch.cat([data.y_train, data.y_valid]), protocol=tuple(sorted(protocol.items())))
 
