@@ -45,6 +45,10 @@ SHIPPED = {s.name: s for s in (
     Shipped("nb201-fmnist", "nb201_fmnist.h5", "trained here by `surrogate generate` on Fashion-MNIST "
             "(7x7, a class-balanced 10,000-image subset, C=8, N=2, 6 epochs; 250 cells twice)",
             "sha256:5ce8f321c3d2bf8664125f72f4cb82308806d681416b23e080471c338fb7f68c"),
+    Shipped("rnn-shakespeare", "rnn_shakespeare.h5", "trained here by `surrogate generate` on the shakespeare "
+            "corpus (rnn-cell:8 character language models, hidden 32, 1,000,000 training characters, 1 epoch; "
+            "bits per character; 125 cells twice)",
+            "sha256:0f44424c44626d93ded85d0feea1d296223333fa8ec71e98d9ac1a9443e88e0d"),
 )}
 
 

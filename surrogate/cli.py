@@ -255,7 +255,7 @@ def _add_space_and_data(p: argparse.ArgumentParser, required: bool = True) -> No
 
 def _add_network_size(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     p.add_argument("--channels", type=int, default=16 if defaults else None, help="network width C (default: 16, "
-                   "NB201's; rnn-cell: the hidden size, default 64)")
+                   "NB201's; rnn-cell: the hidden size, default 32)")
     p.add_argument("--cells", type=int, default=5 if defaults else None, help="cells per stage N for nb201 (default: 5, NB201's)")
 
 
@@ -316,8 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--archs", default="all", help="all, a number N (N distinct ones, fixed seed), or a file of arch strings")
     p.add_argument("--unique", action="store_true", help="one architecture per isomorphism class")
     _add_network_size(p, defaults=False)
-    p.add_argument("--batch-size", type=int, help="training batch size (default: 256; text: 32 streams)")
-    p.add_argument("--seq-len", type=int, help="text: characters per truncated-BPTT window (default: 32)")
+    p.add_argument("--batch-size", type=int, help="training batch size (default: 256; text: 128 streams)")
+    p.add_argument("--seq-len", type=int, help="text: characters per truncated-BPTT window (default: 16)")
     p.add_argument("--test-at-end", action="store_true",
                    help="evaluate the test split after the last epoch only (earlier epochs' test records are NaN)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")

@@ -81,6 +81,23 @@ def _one_line(capsys, needle):
     assert err.count("\n") == 1 and err.startswith("surrogate: error:") and needle in err, err
 
 
+def test_rnn_shakespeare_is_what_datasets_readme_says():
+    from scipy import stats
+
+    table = Table.read(catalog.resolve("rnn-shakespeare"))
+    space = get_space("rnn-cell:8")
+    assert table.space == "rnn-cell:8" and table.n == 500 and len(np.unique(space.canonical_ids(table.archs))) == 500
+    first, second = table.metric("valid_bpc", seed=0), table.metric("valid_bpc", seed=1)
+    twice = np.isfinite(second)
+    assert np.isfinite(first).all() and twice.sum() == 125 and twice[:125].all()
+    assert round(stats.kendalltau(first[twice], second[twice]).statistic, 3) == 0.433  # the issue asked >= 0.5
+    mean = table.metric("valid_bpc")
+    assert np.median(mean) - mean.min() > 0.1 and set(table.attrs["directions"].values()) == {"min"}
+    split = table.attrs["training_config"]["split"]
+    assert split["documents"] == {"valid": ["romeo_and_juliet_gut.txt"], "test": ["loves_labours_lost_gut.txt"]}
+    assert len(split["vocab"]) == 84 and split["train_subset"] == 1_000_000
+
+
 def test_datasets_path_prints_the_shipped_file_even_beside_a_local_file_of_that_name(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "nb201-digits").write_text("a local file")

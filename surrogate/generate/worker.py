@@ -119,7 +119,7 @@ class Worker:
             record = self.train(job)
             trial.set_user_attr("record", {k: v.tolist() for k, v in record.items()})
             trained += 1
-            value = float(record["valid_acc"][-1])
+            value = float(record[self.config.valid_metric][-1])
             return value if np.isfinite(value) else 0.0  # optuna fails NaN trials; `diverged` says why
 
         with quiet_optuna():

@@ -3,10 +3,10 @@ decoder (DARTS's and ENAS's language models, without their regularisers). The de
 the embedding: untied, a small network learned faster in the table's short protocol (pilot in
 bench/results/rnn.md).
 
-The cell is DARTS's recurrent cell (Liu et al. 2019). Node 0 mixes the character and the previous
-state with a highway gate, and every node i after it gates its predecessor j the same way:
-`c, h = sigmoid(W_c s_j), act(W_h s_j)`, `s_i = s_j + c * (h - s_j)`. The new state is the mean of
-the nodes no other node reads. Every node has its own weights, so two cells whose trees are
+The cell is the ENAS/DARTS recurrent cell (Pham et al. 2018; Liu et al. 2019) with DARTS's
+highway gates: node 0 mixes the character and the previous state, and every node i after it gates
+its predecessor j the same way: `c, h = sigmoid(W_c s_j), act(W_h s_j)`, `s_i = s_j + c * (h - s_j)`.
+The new state is the mean of the nodes no other node reads (ENAS's rule; DARTS averages all). Every node has its own weights, so two cells whose trees are
 isomorphic compute the same family of functions (the space's canonical ids rely on it).
 
 Nodes run level by level (all nodes of a tree level in one batched matmul), so an unrolled step

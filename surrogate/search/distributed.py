@@ -37,12 +37,16 @@ from optuna.trial import FrozenTrial, TrialState
 from surrogate._io import quiet_optuna
 from surrogate.errors import UsageError
 from surrogate.search.oracle import Oracle, TableOracle
-from surrogate.search.problem import parse_objectives
+from surrogate.search.problem import check_directions, metric_objective
 from surrogate.search.sampler import SurrogateSampler, suggest_arch
 from surrogate.storage import POLL_SECONDS, fail_stale, open_storage
 from surrogate.tabular import Table
 
 _LIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+
+
+#: a table holding fewer than 1 / SPARSE_LIMIT of its space is refused: workers sample the whole space
+SPARSE_LIMIT = 100
 
 
 def run_worker(source: str | Oracle, metric: str, strategy: str, storage: str, study_name: str, budget: int,
@@ -58,10 +62,16 @@ def run_worker(source: str | Oracle, metric: str, strategy: str, storage: str, s
     """
     if budget < 1:
         raise UsageError(f"budget must be at least 1, got {budget}")
-    (objective,) = parse_objectives(metric if ":" in metric else f"{metric}:max")
-    target = source if isinstance(source, Oracle) else TableOracle(Table.read(source), [objective.name])
+    name = metric_objective(metric).name
+    target = source if isinstance(source, Oracle) else TableOracle(Table.read(source), [name])
+    objective = metric_objective(metric, target.directions)
+    check_directions([objective], target.directions)
     space = target.space
     problem = target.problem([str(objective)])
+    if target.domain() is not None and space.size > SPARSE_LIMIT * len(target.domain()):
+        raise UsageError(f"a distributed campaign's workers sample the whole space {space.spec} ({space.size:.3g} "
+                         f"architectures), and this table holds {len(target.domain())}: nearly every trial would miss "
+                         "it; search the table in one process (no --storage)")
     if budget > target.max_queries(problem):
         raise UsageError(f"budget {budget} exceeds the {target.max_queries(problem)} architecture classes "
                          f"with a {objective.name!r} value")

@@ -53,6 +53,25 @@ def parse_objectives(spec: str | Sequence[str]) -> tuple[Objective, ...]:
     return tuple(objectives)
 
 
+def metric_objective(metric: str, directions: dict[str, str] | None = None) -> Objective:
+    """`--metric COL[:max|:min]` as an objective: without a direction, the one `directions` records
+    for COL (a generated table's, or a live record's), else max."""
+    name, sep, direction = (part.strip() for part in str(metric).rpartition(":"))
+    if not (sep and direction in ("max", "min")):
+        name, direction = str(metric).strip(), (directions or {}).get(str(metric).strip(), "max")
+    return parse_objectives([f"{name}:{direction}"])[0]
+
+
+def check_directions(objectives: Sequence[Objective], directions: dict[str, str] | None) -> None:
+    """UsageError for an objective asked against the direction its column records (bits per
+    character maximised, say)."""
+    for o in objectives:
+        recorded = (directions or {}).get(o.name)
+        if recorded is not None and recorded != ("max" if o.maximize else "min"):
+            raise UsageError(f"{o}: {o.name} is recorded as a metric to {recorded}imise (write {o.name}:{recorded}, "
+                             f"or --metric {o.name})")
+
+
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 _CONSTRAINT = re.compile(r"^\s*([^<>=\s]+)\s*(<=|>=|<|>)\s*([^<>=\s]+)\s*$")
 

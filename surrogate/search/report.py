@@ -136,7 +136,8 @@ def summarize(trajectories: pd.DataFrame, truth: Truth, budget: int, oracle=None
                 values = [oracle.lookup(report, oracle.space.parse_many(t.arch)) for t in tops]
                 result["report_mean"] = _mean([v[0] for v in values])
                 if validate_top:
-                    best = _mean([np.nanmax(v) for v in values])
+                    lowest = oracle.directions.get(report) == "min"  # e.g. test_bpc: the best is the lowest
+                    best = _mean([np.nanmin(v) if lowest else np.nanmax(v) for v in values])
                     result["validate_top"] = {"k": validate_top, "report_best_mean": best}
             mine = [checked[(checked.strategy == strategy) & (checked.seed == r.seed.iloc[0])] for r in runs]
             mine = [m for m in mine if len(m)]

@@ -26,7 +26,7 @@ from surrogate.errors import UsageError
 from surrogate.search import WEIGHT_SHARING
 from surrogate.search.campaign import Campaign
 from surrogate.search.oracle import LiveOracle, Oracle, TableOracle, live_config
-from surrogate.search.problem import Problem, parse_ref_point
+from surrogate.search.problem import Problem, check_directions, metric_objective, parse_ref_point
 from surrogate.search.report import top_picks, write_report
 
 #: metric names read as "seconds of training" for the simulated clock (first match wins).
@@ -102,7 +102,7 @@ OPTIONS = [
     ("epochs", "--epochs", dict(type=int, help="training epochs per query (default: 12; text: 1)"), "live"),
     ("subset", "--subset", dict(type=int, help="train on a class-balanced subset of N training images (text: the "
                                                "first N training characters)"), "live"),
-    ("seq_len", "--seq-len", dict(type=int, help="text: characters per truncated-BPTT window (default: 32)"), "live"),
+    ("seq_len", "--seq-len", dict(type=int, help="text: characters per truncated-BPTT window (default: 16)"), "live"),
     ("resolution", "--resolution", dict(type=int, help="average-pool images to R x R (e.g. 7 for Fashion-MNIST)"),
      "live"),
     ("validate_epochs", "--validate-epochs", dict(type=int, help="epochs of the validation training (default: "
@@ -112,9 +112,9 @@ OPTIONS = [
                                        "default: the table's)"), "training"),
     ("data_dir", "--data-dir", dict(help="folder holding the dataset files (fashion-mnist, cifar10)"), "training"),
     ("ws_epochs", "--ws-epochs", dict(type=int, help="enas/darts: supernet epochs per run"), "training"),
-    ("channels", "--channels", dict(type=int, help="network width C (default: the table's, else 16)"), "training"),
+    ("channels", "--channels", dict(type=int, help="network width C (default: the table's, else 16; text: the hidden size, 32)"), "training"),
     ("cells", "--cells", dict(type=int, help="cells per stage N (default: the table's, else 5)"), "training"),
-    ("batch_size", "--batch-size", dict(type=int, help="batch size (default: the table's, else 256)"), "training"),
+    ("batch_size", "--batch-size", dict(type=int, help="batch size (default: the table's, else 256; text: 128 streams)"), "training"),
     ("device", "--device", dict(help="cpu or cuda"), "training"),
     ("darts_beta", "--darts-beta", dict(type=float, help="beta-DARTS regularisation weight (0: plain DARTS)"), "training"),
 ]
@@ -193,19 +193,9 @@ class SearchRequest:
             raise UsageError("--objectives replaces --metric: name every objective there (e.g. valid_acc:max,params:min)")
         if self.objectives is None and not self.metric:
             raise UsageError("--metric is required (or --objectives for a multi-objective search)")
-        directions = directions or {}
-        if self.objectives is not None:
-            objectives = Problem.parse(self.objectives).objectives
-        else:
-            name, sep, direction = self.metric.rpartition(":")
-            given = sep and direction.strip() in ("max", "min")
-            name = name.strip() if given else self.metric.strip()
-            objectives = Problem.parse([f"{name}:{direction.strip() if given else directions.get(name, 'max')}"]).objectives
-        for o in objectives:
-            recorded = directions.get(o.name)
-            if recorded is not None and recorded != ("max" if o.maximize else "min"):
-                raise UsageError(f"{o}: {o.name} is recorded as a metric to {recorded}imise (write {o.name}:{recorded}, "
-                                 f"or --metric {o.name})")
+        objectives = (Problem.parse(self.objectives).objectives if self.objectives is not None
+                      else (metric_objective(self.metric, directions),))
+        check_directions(objectives, directions)
         return [str(o) for o in objectives]
 
     def check(self) -> None:
@@ -268,6 +258,11 @@ class SearchRequest:
         settings = None
         if self.strategies and set(self.strategies) & set(WEIGHT_SHARING):
             from surrogate.search.weight_sharing import supernet_settings
+            from surrogate.supernet.network import SUPERNETS
+
+            if oracle.space.kind not in SUPERNETS:
+                raise UsageError(f"enas/darts search a weight-sharing supernet, and space {oracle.space.spec} has none "
+                                 f"(spaces with one: {', '.join(SUPERNETS)})")
 
             settings = supernet_settings(oracle.table, self.dataset, self.ws_epochs, self.channels, self.cells,
                                          self.batch_size, self.device, self.data_dir, self.darts_beta)

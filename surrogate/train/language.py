@@ -6,8 +6,10 @@ characters; the state is carried from one window to the next and detached betwee
 (truncated backpropagation through time). A random offset per epoch (from the seeded generator)
 shifts the windows, so epochs do not always cut at the same characters. Adam with a per-step
 cosine to 0 and gradient-norm clipping: a protocol of a few epochs needs an optimiser that does
-not have to be tuned per cell. Evaluation runs over the whole valid (and test) stream with the
-state carried, so every character is predicted from everything before it in its stream.
+not have to be tuned per cell. Evaluation cuts the valid (and test) text into `EVAL_STREAMS`
+parallel streams, each read from a zero state with the state carried through it: every character
+but each stream's first (and the tail that does not fill a stream) is predicted once, from
+everything before it in its stream.
 
 Bits per character is the mean cross-entropy in nats over every predicted character, divided by
 ln 2. On CPU a seeded training is bit-for-bit reproducible (fixed thread count).
@@ -40,8 +42,8 @@ def streams(tokens: torch.Tensor, count: int) -> torch.Tensor:
     return tokens[:length * count].reshape(count, length)
 
 
-def train_text(network: nn.Module, data, epochs: int = 4, seed: int = 0, batch_size: int = 64, seq_len: int = 32,
-               lr: float = 3e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
+def train_text(network: nn.Module, data, epochs: int = 1, seed: int = 0, batch_size: int = 128, seq_len: int = 16,
+               lr: float = 3e-2, weight_decay: float = 0.0, grad_clip: float = 1.0,
                device: str | torch.device = "cpu", test_at_end: bool = False) -> dict[str, np.ndarray]:
     """Train `network` in place on `data` (a `TextData`); per-epoch `TEXT_EPOCH_METRICS` and
     `diverged` (1.0 when the training loss went non-finite: training stops there, as for images)."""
