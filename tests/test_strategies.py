@@ -285,13 +285,13 @@ def test_predict_top_fits_once_and_asks_its_ranking_in_order():
     assert np.mean([f(a) for a in asked]) > np.mean([f(a) for a in strategy.ranked[-10:]])  # best first
 
 
-def test_bo_on_plain_choices_is_the_categorical_gp_and_elsewhere_unchanged():
+def test_bo_on_plain_choices_is_the_categorical_gp_and_on_cells_reads_graf():
     from surrogate.search.bo import BayesianOptimization
 
     plain = BayesianOptimization("categorical:6x5", seed=0)
     assert (plain.encoding.name, type(plain.predictor).__name__, plain.ts_every) == ("index", "CategoricalGP", 3)
     cell = BayesianOptimization("nb201", seed=0)
-    assert (cell.encoding.name, type(cell.predictor).__name__, cell.ts_every) == ("path", "GaussianProcess", 0)
+    assert (cell.encoding.name, type(cell.predictor).__name__, cell.ts_every) == ("graf", "GaussianProcess", 0)
     forest = BayesianOptimization("categorical:6x5", seed=0, model="rf")
     assert (forest.encoding.name, forest.ts_every) == ("onehot", 0)  # choices as numbers would mislead a forest
     beside = BayesianOptimization("categorical:6x5", seed=0, features=lambda a: a[:, :1].astype(float))

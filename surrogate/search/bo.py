@@ -25,15 +25,16 @@ ACQUISITIONS = {"logei": "one", "ucb": "one", "ts": "one", "ehvi": "several", "n
 
 def bo_encoding(space: Space, problem=None, features: bool = False, model: str = "gp") -> str:
     """BO's default encoding, for every kind of problem in one place (measured: one objective in
-    bench/results/predictors_zc.md and out_of_the_box.md, several objectives and constraints in
-    bench/results/search_mo.md). One objective: `path` on cell spaces, `graf` beside feature columns
-    on cell spaces; on a space of plain choices the GP reads the choice `index` (and is then the
+    bench/results/predictors_zc.md, out_of_the_box.md and rnn.md, several objectives and constraints
+    in bench/results/search_mo.md). One objective: `graf` on cell spaces, with or without feature
+    columns (without: ahead of `path` on rnn-shakespeare and nb201-fmnist, within noise on nb201 and
+    nb201-digits); on a space of plain choices the GP reads the choice `index` (and is then the
     categorical GP, `bo_model`), other models and feature columns `onehot`. A constrained single
     objective: `graf`. Several objectives: `graf`, or `onehot` beside feature columns (the proxies
     then carry the structure graf summarises)."""
     if problem is None or problem.plain:
         if isinstance(space, CellSpace):
-            return "graf" if features else "path"
+            return "graf"
         return "index" if model == "gp" and not features else "onehot"
     if problem.m == 1 and not problem.measured_constraints:
         return "graf"
