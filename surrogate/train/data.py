@@ -27,15 +27,14 @@ import hashlib
 import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import numpy as np
 import torch
 
 from surrogate.errors import UsageError
+from surrogate.registry import Registry
 
-if TYPE_CHECKING:
-    from surrogate.train.text import TextData
 
 SPLIT_SEED = 0
 #: images carved from the official train part for validation
@@ -110,22 +109,26 @@ class Data:
         return replace(self, **move)
 
 
+#: the text datasets' loader, a lazy registry entry (`surrogate.train.text` builds on this module's
+#: `Augment` and `SPLIT_SEED`, so this module names it by path rather than importing it)
+TEXT_DATASETS: Registry[Callable[..., object]] = Registry("text dataset", {"text": "surrogate.train.text:load"})
+
+
 def is_text(name: str) -> bool:
     """Whether `name` is a text dataset (character language modelling) rather than images."""
     return name == "shakespeare" or name.startswith("text:")
 
 
 def load(name: str, data_dir: str | Path | None = None, subset: int | None = None,
-         resolution: int | None = None) -> Data | TextData:
+         resolution: int | None = None) -> "Data | text.TextData":
     """The dataset `name` (`digits`, `fashion-mnist`, `cifar10`), cut down by `reduce` when `subset`
     or `resolution` is given; or the text dataset `shakespeare` or `text:DIR` (`surrogate.train.text`),
     cut down by `reduce_text`; UsageError when it is missing."""
     if is_text(name):
-        from surrogate.train.text import load_text, reduce_text
 
         if resolution is not None:
             raise UsageError(f"--resolution applies to image datasets, not the text dataset {name}; leave it out")
-        return reduce_text(load_text(name, data_dir), subset)
+        return TEXT_DATASETS["text"](name, data_dir, subset)
     if name not in DATASETS:
         raise UsageError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)}, shakespeare, text:DIR)")
     return reduce(DATASETS[name](Path(data_dir).expanduser() if data_dir else None), subset, resolution)
@@ -165,7 +168,7 @@ def reduce(data: Data, subset: int | None = None, resolution: int | None = None)
                    x_test=x_test.contiguous(), augment=augment, protocol=tuple(sorted(protocol.items())))
 
 
-def with_valid_in_train(data: Data | TextData) -> Data | TextData:
+def with_valid_in_train(data: "Data | text.TextData") -> "Data | text.TextData":
     """The validation protocol of top picks: train on train+valid (more data, as NAS papers' final
     training does), judge on test only. The valid split stays (it is now seen in training: its
     metrics are no estimate of anything); `split` records the merge. Text: the valid stream is

@@ -95,6 +95,11 @@ def load_text(name: str, data_dir: str | Path | None = None) -> TextData:
     raise UsageError(f"unknown text dataset {name!r} (known: shakespeare, text:DIR)")
 
 
+def load(name: str, data_dir: str | Path | None = None, subset: int | None = None) -> TextData:
+    """The text dataset `name`, cut down by `reduce_text` (what `surrogate.train.data.load` calls)."""
+    return reduce_text(load_text(name, data_dir), subset)
+
+
 def reduce_text(data: TextData, subset: int | None = None) -> TextData:
     """A cheaper training protocol on the same data: the first `subset` characters of the train
     stream; valid and test stay whole, so records stay comparable."""
