@@ -24,7 +24,7 @@ from surrogate.spaces import get_space
 from surrogate.tabular import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report_out_of_the_box import provenance  # noqa: E402  (each run's command, seeds and input checksum)
+from report_out_of_the_box import per_seed, provenance  # noqa: E402  (runs' regrets; commands, seeds, checksums)
 
 RESULT = Path("bench/results/rnn.md")
 
@@ -78,16 +78,6 @@ def predictors(out: Path, tau_table: float) -> list[str]:
     return lines
 
 
-def per_seed(folder: Path, budget: int) -> pd.DataFrame:
-    t = pd.read_csv(folder / "trajectories.csv")
-    rows = []
-    for (strategy, seed), run in t.groupby(["strategy", "seed"], sort=False):
-        hit = np.flatnonzero(run.regret.to_numpy() <= 0)
-        rows.append({"strategy": strategy, "seed": seed, "hit": int(run.step.iloc[hit[0]]) if len(hit) else budget + 1,
-                     "r50": float(run.regret.iloc[49]), "r100": float(run.regret.iloc[-1])})
-    return pd.DataFrame(rows)
-
-
 def search(out: Path) -> list[str]:
     doc = out / "search.json"
     if not doc.is_file():
@@ -95,7 +85,7 @@ def search(out: Path) -> list[str]:
     document = json.loads(doc.read_text())
     budget = document["results"][0]["budget"]
     speed = {r["strategy"]: r["seconds_per_query"] for r in document["results"]}
-    runs = per_seed(out / "search", budget)
+    runs = per_seed(out / "search").fillna({"hit": budget + 1})
     lines = [f"Objective {document['objectives'][0]}; the table's best valid_bpc {document['optimum']:.4f}.", "",
              "| strategy | seeds | found optimum | median queries to optimum | regret@50 (mean ± std) | "
              "regret@100 (mean ± std) | s/query |", "|---|---|---|---|---|---|---|"]
@@ -146,7 +136,7 @@ def cell_encodings(folder: Path = Path("runs/cell-bo")) -> list[str]:
              "regret@100 (mean ± std) |", "|---|---|---|---|---|---|"]
     for doc in sorted(folder.glob("*.json")):
         table, encoding = doc.stem.rsplit("-", 1)
-        r = per_seed(folder / doc.stem, 100)
+        r = per_seed(folder / doc.stem).fillna({"hit": 101})
         lines.append(f"| {table} | {encoding} | {(r.hit <= 100).sum()}/{len(r)} | {np.median(r.hit):g} | "
                      f"{r.r50.mean():.4f} ± {r.r50.std():.4f} | {r.r100.mean():.4f} ± {r.r100.std():.4f} |")
     return lines if len(lines) > 2 else ["(not run)"]

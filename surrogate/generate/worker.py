@@ -134,7 +134,11 @@ class Worker:
                     else:
                         break
                 before = trained
-                study.optimize(objective, n_trials=1)
+                try:
+                    study.optimize(objective, n_trials=1)
+                except ValueError as err:  # SQLite has no row locks: two workers may pop one WAITING trial, and
+                    if "Cannot tell a COMPLETE trial" not in str(err):  # the other finished it first: nothing lost
+                        raise
                 if trained > before:
                     on_done()
         return trained

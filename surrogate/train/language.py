@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from surrogate.errors import UsageError
-from surrogate.train.trainer import seeded
+from surrogate.train.trainer import forward_ms, seeded
 
 #: per-epoch records of a language-model training (arrays of length `epochs`); losses in nats per
 #: character, bpc = loss / ln 2; `diverged` is one 0/1 value.
@@ -130,19 +130,7 @@ def text_costs(network: nn.Module, vocab: int, seq_len: int, device: str | torch
     network.cpu()
     params, flops = count(network, (vocab,))
     dev = torch.device(device)
-    network.to(dev).eval()
-    result = {"params": float(params), "flops": float(flops)}
-    for batch in (1, 64):
-        x = torch.zeros(batch, seq_len, dtype=torch.int64, device=dev)
-        times = []
-        for i in range(5):
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            start = time.perf_counter()
-            network(x)
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            if i >= 2:
-                times.append(time.perf_counter() - start)
-        result[f"latency_b{batch}_ms"] = float(np.median(times) * 1e3)
-    return result
+    network.to(dev)
+    return {"params": float(params), "flops": float(flops),
+            **{f"latency_b{batch}_ms": forward_ms(network, torch.zeros(batch, seq_len, dtype=torch.int64, device=dev))
+               for batch in (1, 64)}}

@@ -143,15 +143,23 @@ def latency_ms(network: nn.Module, input_shape: tuple[int, ...], batch: int, dev
     """Median wall-clock milliseconds of one inference forward pass at `batch` on `device`
     (eval mode, channels_last; bf16 on CUDA, as in training)."""
     dev = torch.device(device)
+    x = torch.randn(batch, *input_shape, device=dev).to(memory_format=torch.channels_last)
+    return forward_ms(network, x, repeats, warmup, autocast=dev.type == "cuda")
+
+
+@torch.no_grad()
+def forward_ms(network: nn.Module, x: torch.Tensor, repeats: int = 5, warmup: int = 2, autocast: bool = False) -> float:
+    """Median wall-clock milliseconds of `network(x)` in eval mode after `warmup` passes (bf16
+    autocast when asked, as CUDA training runs)."""
+    dev = x.device
     cuda = dev.type == "cuda"
     network.eval()
-    x = torch.randn(batch, *input_shape, device=dev).to(memory_format=torch.channels_last)
     times = []
     for i in range(warmup + repeats):
         if cuda:
             torch.cuda.synchronize(dev)
         start = time.perf_counter()
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
             network(x)
         if cuda:
             torch.cuda.synchronize(dev)
