@@ -44,6 +44,28 @@ def test_deterministic_on_cpu_under_a_seed(digits):
     assert not np.array_equal(a["train_loss"], c["train_loss"])
 
 
+@pytest.mark.parametrize("rungs", [(1,), (1, 3), (2,)])
+def test_a_training_stopped_and_resumed_gives_the_bytes_of_an_uninterrupted_one(digits, tmp_path, rungs):
+    """Stop after each rung, write the checkpoint to disk and read it back (as a live campaign
+    does), continue on a fresh network: records and final weights are the same bytes."""
+    whole_net = _net(3)
+    whole = train(whole_net, digits, epochs=4, seed=3, batch_size=128, lr=0.1)
+    net, state = _net(3), None
+    for until in (*rungs, 4):
+        record = train(net, digits, epochs=4, seed=3, batch_size=128, lr=0.1, until=until if until < 4 else None,
+                       resume=state)
+        if until < 4:
+            assert np.isnan(record["valid_acc"][until:]).all() and np.isfinite(record["valid_acc"][:until]).all()
+            torch.save(record.pop("state"), tmp_path / "ckpt.pt")
+            state = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+            net = _net(99)  # what a resumed process has: another network, overwritten by the checkpoint
+    for k in whole:
+        if k != "epoch_seconds":
+            assert np.array_equal(whole[k], record[k], equal_nan=True), k
+    for (name, a), b in zip(whole_net.state_dict().items(), net.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
 def test_seeded_leaves_the_callers_rng_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)

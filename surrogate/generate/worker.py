@@ -19,9 +19,12 @@ from surrogate.generate.shared import open_shared
 from surrogate.spaces import get_space
 
 
-def train_job(config: JobConfig, arch: np.ndarray, seed: int, data, device) -> dict[str, np.ndarray]:
+def train_job(config: JobConfig, arch: np.ndarray, seed: int, data, device, until: int | None = None,
+              resume: dict | None = None) -> dict[str, np.ndarray]:
     """Train one (architecture, seed) pair on `data` (a `surrogate.train.data.Data`, best already on
-    `device`): its per-epoch records, costs, and what it ran on."""
+    `device`): its per-epoch records, costs, and what it ran on. `until`/`resume`: a partial
+    training and its continuation (`train.trainer.train`); a partial record holds `state` and no
+    costs, and `job_seconds` counts every segment so far."""
     import torch
 
     from surrogate.nets import build_network
@@ -30,6 +33,8 @@ def train_job(config: JobConfig, arch: np.ndarray, seed: int, data, device) -> d
     start = time.perf_counter()
     with seeded(seed):
         network = build_network(config.space, arch, config.channels, config.cells, data.num_classes, data.input_shape[0])
+    if (until is not None or resume is not None) and config.text:
+        raise UsageError("partial trainings (--fidelity) of language models are not built yet")
     if config.text:
         from surrogate.train.language import text_costs, train_text
 
@@ -40,10 +45,11 @@ def train_job(config: JobConfig, arch: np.ndarray, seed: int, data, device) -> d
     else:
         record = train(network, data, epochs=config.epochs, seed=seed, batch_size=config.batch_size, lr=config.lr,
                        device=device, momentum=config.momentum, weight_decay=config.weight_decay,
-                       nesterov=config.nesterov, test_at_end=config.test_at_end)
-        spent = costs(network, data.input_shape, device)
+                       nesterov=config.nesterov, test_at_end=config.test_at_end, until=until, resume=resume)
+        spent = {} if "state" in record else costs(network, data.input_shape, device)
     record |= {k: np.array([v]) for k, v in spent.items()}
-    record["job_seconds"] = np.array([time.perf_counter() - start])  # the whole pair: training, evaluation, costs
+    before = float(resume["job_seconds"]) if resume is not None else 0.0
+    record["job_seconds"] = np.array([before + time.perf_counter() - start])  # the pair: training, evaluation, costs
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     return record | {"arch": np.array(get_space(config.space).format(arch)), "seed": np.array(seed),
                      "torch_version": np.array(torch.__version__), "device_name": np.array(where),

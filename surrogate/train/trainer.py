@@ -13,6 +13,7 @@ Tensors are channels_last on both devices: on CPU that trained NB201 C=8 on digi
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from typing import Iterator
@@ -56,7 +57,8 @@ def seeded(seed: int, device: str | torch.device = "cpu") -> Iterator[None]:
 def train(network: nn.Module, data: Data, epochs: int = 12, seed: int = 0, batch_size: int = 256, lr: float = 0.1,
           device: str | torch.device = "cpu", momentum: float = 0.9, weight_decay: float = 5e-4,
           nesterov: bool = True, compile: bool = False, eval_batch_size: int = 1024,
-          channels_last: bool = True, test_at_end: bool = False) -> dict[str, np.ndarray]:
+          channels_last: bool = True, test_at_end: bool = False, until: int | None = None,
+          resume: dict | None = None) -> dict[str, np.ndarray]:
     """Train `network` in place; return per-epoch `EPOCH_METRICS` (accuracies in percent) and
     `diverged` (1.0 when the training loss went non-finite: training stops, and that epoch's and
     later epochs' records are NaN but for the seconds the diverging epoch took).
@@ -64,9 +66,18 @@ def train(network: nn.Module, data: Data, epochs: int = 12, seed: int = 0, batch
     `train_loss`/`train_acc` are running averages over the epoch's batches (as NB201 records them);
     valid and test are evaluated after every epoch (test only after the last one with `test_at_end`,
     which halves the evaluation cost of a cheap protocol); `epoch_seconds` times training only.
+
+    Partial training: `until` stops after that many epochs of the `epochs`-long schedule, and the
+    record then holds `state` (a `checkpoint`: weights, optimiser, RNG states, the records so far);
+    `resume=state` continues from it, under this call's `lr` and `weight_decay`. On CPU, training to
+    any epoch and continuing gives the bytes of an uninterrupted training (the learning rate follows
+    the whole training's cosine).
     """
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise UsageError(f"epochs and batch size must be >= 1 and lr > 0 (got {epochs}, {batch_size}, {lr})")
+    until = epochs if until is None else int(until)
+    if not 1 <= until <= epochs:
+        raise UsageError(f"until must be between 1 and epochs ({epochs}), got {until}")
     dev = torch.device(device)
     cuda = dev.type == "cuda"
     layout = torch.channels_last if channels_last else torch.contiguous_format
@@ -82,9 +93,21 @@ def train(network: nn.Module, data: Data, epochs: int = 12, seed: int = 0, batch
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = epochs * steps_per_epoch
     out = {name: np.full(epochs, np.nan) for name in EPOCH_METRICS}
-    diverged = 0.0
+    diverged, first_epoch = 0.0, 0
+    if resume is not None:
+        network.load_state_dict(resume["network"])
+        optimizer.load_state_dict(resume["optimizer"])
+        for group in optimizer.param_groups:  # this segment's hyperparameters (population-based training changes them)
+            group.update(momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+        generator.set_state(resume["generator"])
+        out = {name: resume["record"][name].numpy().copy() for name in EPOCH_METRICS}
+        diverged, first_epoch = float(resume["diverged"]), int(resume["epoch"])
     with seeded(seed, dev):
-        for epoch in range(epochs):
+        if resume is not None:
+            torch.set_rng_state(resume["rng"])
+            if cuda:
+                torch.cuda.set_rng_state(resume["cuda_rng"], dev)
+        for epoch in range(first_epoch, until if not diverged else first_epoch):
             start = time.perf_counter()
             model.train()
             loss_sum = torch.zeros((), device=dev)
@@ -118,8 +141,21 @@ def train(network: nn.Module, data: Data, epochs: int = 12, seed: int = 0, batch
             if not test_at_end or epoch == epochs - 1:
                 out["test_loss"][epoch], out["test_acc"][epoch] = evaluate(model, data.x_test, data.y_test,
                                                                            eval_batch_size)
+        if until < epochs:
+            out["state"] = checkpoint(network, optimizer, generator, out, diverged, until, cuda and dev)
     out["diverged"] = np.array([diverged])
     return out
+
+
+def checkpoint(network: nn.Module, optimizer, generator: torch.Generator, record: dict, diverged: float, epoch: int,
+               cuda_device=None) -> dict:
+    """What continuing a training needs, after `epoch` epochs (tensors only: `torch.load(...,
+    weights_only=True)` reads it back)."""
+    return {"network": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()},
+            "optimizer": copy.deepcopy(optimizer.state_dict()), "generator": generator.get_state(), "rng": torch.get_rng_state(),
+            **({"cuda_rng": torch.cuda.get_rng_state(cuda_device)} if cuda_device else {}),
+            "record": {k: torch.from_numpy(np.asarray(v, dtype=np.float64).copy()) for k, v in record.items()},
+            "diverged": diverged, "epoch": epoch}
 
 
 @torch.no_grad()
