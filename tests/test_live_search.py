@@ -212,3 +212,31 @@ def test_live_bo_and_nsga2_under_constraints(tmp_path, capsys, one_torch_thread)
     trajectories = pd.read_csv(out / "trajectories.csv")
     assert (trajectories.params <= 25000).all() and trajectories.best_so_far.notna().all()
     assert (out / "regret.png").is_file() and not (out / "pareto.png").exists()
+
+
+def test_live_partial_trainings_continue_from_their_checkpoints(tmp_path, capsys, one_torch_thread):
+    """--fidelity epochs live: asha trains 1-epoch jobs, checkpoints them, and continues the one it
+    promotes; the continued training's record is the bytes of one uninterrupted training."""
+    import torch
+
+    from surrogate.generate import train_job
+    from surrogate.search.oracle import TRAIN_SEED, live_config
+
+    out = tmp_path / "mf"
+    args = [*LIVE, "--epochs", "3", "--strategies", "asha", "--fidelity", "epochs", "--budget", "5", "--seeds", "1"]
+    assert main(["search", *args, "--out", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    t = pd.read_csv(out / "trajectories.csv")
+    assert t.epochs.tolist() == [1, 1, 1, 3, 1] and t.epochs_trained.tolist() == [1, 1, 1, 2, 1]
+    assert result["epochs_trained"] == 6 and set(result["regret_at_budget_fraction"]) == {"0.1", "0.25", "0.5", "1.0"}
+    assert len(list((out / "records.h5.parts" / "partial").glob("*.pt"))) == 4  # every 1-epoch training
+    assert t.value[3] == t.best_so_far[3] and np.isnan(t.best_so_far[2])  # only whole trainings count as found
+
+    space = get_space("nb201")
+    promoted = space.canonicalize(space.parse(t.arch[3])[None])[0]
+    config, data = live_config("nb201", "digits", epochs=3, channels=8, cells=1)
+    whole = train_job(config, promoted, TRAIN_SEED, data, torch.device("cpu"))
+    table = Table.read(out / "records.h5")
+    row = table.lookup([space.format(promoted)])[0]
+    for name in ("train_loss", "valid_acc", "valid_loss", "test_acc", "params"):
+        assert np.array_equal(table.metrics[name][row, 0], whole[name], equal_nan=True), name

@@ -65,6 +65,7 @@ def _load(entry: Any) -> Any:
 
 _MO = "surrogate.search.multiobjective"
 _WS = "surrogate.search.weight_sharing"
+_MF = "surrogate.search.fidelity"
 
 #: name -> Family (or a plain Strategy class / "module:attr", registered by users).
 STRATEGIES: Registry[Family] = Registry("strategy", {
@@ -78,12 +79,22 @@ STRATEGIES: Registry[Family] = Registry("strategy", {
     "nsga2": Family(general=f"{_MO}:NSGA2Search"),
     "enas": Family(f"{_WS}:ENAS"),
     "darts": Family(f"{_WS}:DARTS"),
+    "sh": Family(f"{_MF}:SuccessiveHalving"),
+    "hyperband": Family(f"{_MF}:Hyperband"),
+    "asha": Family(f"{_MF}:ASHA"),
+    "median": Family(f"{_MF}:MedianStopping"),
+    "bohb": Family(f"{_MF}:bohb"),
+    "asha-bo": Family(f"{_MF}:asha_bo"),
+    "tpe-hb": Family(f"{_MF}:tpe_hyperband"),
 })
 
 #: the strategies that train a supernet live (`weight_sharing`), never as distributed workers.
 WEIGHT_SHARING = ("enas", "darts")
+#: the strategies that train architectures partially (`--fidelity epochs`).
+MULTI_FIDELITY = ("sh", "hyperband", "asha", "median", "bohb", "asha-bo", "tpe-hb")
 #: what a campaign runs when no strategies are named, by the kind of problem.
-DEFAULT_STRATEGIES = {"plain": ("bo", "re", "ls", "rs", "reinforce", "tpe"), "general": ("bo", "nsga2", "re", "rs")}
+DEFAULT_STRATEGIES = {"plain": ("bo", "re", "ls", "rs", "reinforce", "tpe"), "general": ("bo", "nsga2", "re", "rs"),
+                      "fidelity": ("asha-bo", "bohb", "asha", "hyperband", "tpe-hb", "rs", "bo")}
 
 
 def family(name: str) -> Family:
@@ -92,7 +103,11 @@ def family(name: str) -> Family:
     return entry if isinstance(entry, Family) else Family(entry)
 
 
-def default_strategies(problem: Any) -> list[str]:
+def default_strategies(problem: Any, fidelity: bool = False) -> list[str]:
+    """What runs when no strategy is named: by the kind of problem, and with partial trainings
+    (`--fidelity`) the multi-fidelity strategies, then whole-training rs and bo under the same clock."""
+    if fidelity:
+        return list(DEFAULT_STRATEGIES["fidelity"])
     return list(DEFAULT_STRATEGIES["plain" if problem is None or problem.plain else "general"])
 
 
@@ -102,6 +117,6 @@ def get_strategy(name: str, space, seed: int | None = None, problem: Any = None,
     return family(name)(space, seed=seed, problem=problem, **params)
 
 
-__all__ = ["DEFAULT_STRATEGIES", "WEIGHT_SHARING", "Family", "STRATEGIES", "RandomSearch", "Strategy",
+__all__ = ["DEFAULT_STRATEGIES", "MULTI_FIDELITY", "WEIGHT_SHARING", "Family", "STRATEGIES", "RandomSearch", "Strategy",
            "default_strategies", "family",
            "get_strategy"]

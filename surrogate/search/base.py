@@ -30,6 +30,8 @@ class Strategy(ABC):
     name = "strategy"
     #: told outcome vectors over a `Problem`'s columns (`multiobjective.MultiObjectiveStrategy`), or one number
     vector_outcomes = False
+    #: a multi-fidelity strategy's `fidelity.Fidelity`; None: every ask is a whole training
+    fidelity = None
 
     def __init__(self, space: Space | str, seed: int | None = None):
         self.space = get_space(space)
@@ -84,6 +86,15 @@ class Strategy(ABC):
         self.archs.append(arch)
         self.values.append(float(value))
         self.observe(arch, float(value))
+
+    def ask_job(self) -> tuple[np.ndarray, int | None] | None:
+        """The next training to run: (architecture, epochs), epochs None for a whole training (every
+        strategy but the multi-fidelity ones, `search.fidelity`); None: nothing until a result comes."""
+        return self.ask(), None
+
+    def tell_job(self, arch: np.ndarray, epochs: int | None, value) -> None:
+        """The outcome of a job `ask_job` gave."""
+        self.tell(arch, value)
 
     def set_pending(self, archs: np.ndarray | None) -> None:
         """Declare the architectures being evaluated elsewhere (other workers' trials), replacing

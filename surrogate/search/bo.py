@@ -108,10 +108,18 @@ class BayesianOptimization(Strategy):
         self.targets = warp.check_targets(targets)
         self._encoded: np.ndarray | None = None  # inputs of the candidate domain, computed once
 
-    def inputs(self, archs: np.ndarray) -> np.ndarray:
-        """What the model reads: the encoding, then the `features` when given."""
+    #: multi-fidelity (`search.fidelity`, joint model): each told value's share of a whole training,
+    #: read as a last input column (candidates are scored at 1, a whole training); None: not read
+    observed_fidelity: np.ndarray | None = None
+
+    def inputs(self, archs: np.ndarray, fidelity: np.ndarray | None = None) -> np.ndarray:
+        """What the model reads: the encoding, then the `features` when given (and the fidelity,
+        when observations carry one: `fidelity`, else a whole training)."""
         x = self.encoding(archs)
-        return x if self.features is None else np.hstack([x, self.features(archs)])
+        x = x if self.features is None else np.hstack([x, self.features(archs)])
+        if self.observed_fidelity is None:
+            return x
+        return np.hstack([x, (np.ones(len(x)) if fidelity is None else fidelity)[:, None]])
 
     # --- candidates -----------------------------------------------------------------------------
     def candidates(self) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +154,7 @@ class BayesianOptimization(Strategy):
         if ok.sum() < max(self.init, 2) or np.ptp(values[ok]) == 0:
             return False
         y = warp.targets(values[ok], self.targets)
-        x = self.inputs(np.stack(self.archs)[ok])
+        x = self.inputs(np.stack(self.archs)[ok], None if self.observed_fidelity is None else self.observed_fidelity[ok])
         self.predictor.fit(x, y)
         self.best_value_ = float(y.max())
         if self._pending:

@@ -13,6 +13,7 @@ interrupted run replays without training again).
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,7 @@ from surrogate import __version__
 from surrogate._io import atomic_write
 from surrogate.errors import UsageError
 from surrogate.features import ClassFeatures, default_features
-from surrogate.search import STRATEGIES, Strategy, default_strategies, get_strategy, pareto
+from surrogate.search import MULTI_FIDELITY, STRATEGIES, Strategy, default_strategies, get_strategy, pareto
 from surrogate.search.oracle import Oracle, TableOracle
 from surrogate.search.problem import Problem, Truth, parse_constraint, parse_objectives
 
@@ -56,12 +57,16 @@ class Campaign:
     report: str | None = None
     validate_top: int = 0
     weight_sharing: dict | None = None
+    fidelity: dict | None = None
+    budget_seconds: float | None = None
+    workers: int = 1
 
     def __post_init__(self) -> None:
         self.objectives = [str(o) for o in parse_objectives(self.objectives)]
         self.constraints = [str(parse_constraint(c)) for c in self.constraints]
         if self.strategies is None:
-            self.strategies = default_strategies(Problem.parse(self.objectives, self.constraints))
+            self.strategies = default_strategies(Problem.parse(self.objectives, self.constraints),
+                                                 fidelity=self.fidelity is not None)
 
     @property
     def columns(self) -> list[str]:
@@ -82,6 +87,13 @@ class Campaign:
             plain = {"model": self.model} if problem.plain else {}
             return {"init": self.init, **plain, "acq": self.acq or ("logei" if problem.m == 1 else "ehvi"),
                     **({"encoding": encoding} if encoding else {}), **({"features": features} if features else {})}
+        if name in MULTI_FIDELITY:
+            fidelity = self.fidelity_of(oracle, problem)
+            if name == "tpe-hb":
+                return {"fidelity": fidelity, "n_startup_trials": self.init}
+            bo = {k: v for k, v in self.params_for("bo", oracle, problem).items() if k != "init"}
+            return {"fidelity": fidelity, "init": self.init,
+                    **({"searcher_params": bo} if name in ("bohb", "asha-bo") else {})}
         if name == "predict-top":
             return {"init": self.init, "model": self.model, "pool_size": self.pool_size,
                     **({"encoding": self.encoding} if self.encoding else {})}
@@ -93,9 +105,23 @@ class Campaign:
     def strategy(self, name: str, oracle: Oracle, problem: Problem, seed: int) -> Strategy:
         """Strategy `name` for this campaign: feature columns become the table's per-class features."""
         params = self.params_for(name, oracle, problem)
-        if params.get("features"):
-            params["features"] = ClassFeatures(oracle.table, params["features"])
+        for where in (params, params.get("searcher_params") or {}):
+            if where.get("features"):
+                where["features"] = ClassFeatures(oracle.table, where["features"])
         return get_strategy(name, oracle.space, seed=seed, problem=problem, **params)
+
+    def fidelity_of(self, oracle: Oracle, problem: Problem) -> dict | None:
+        """The `fidelity.Fidelity` fields of this campaign on `oracle` (None: whole trainings only)."""
+        if self.fidelity is None:
+            return None
+        full = oracle.max_epochs(problem.objectives[0].name)
+        if full is None:
+            name = problem.objectives[0].name
+            raise UsageError(f"--fidelity epochs needs per-epoch records of {name}: this table holds one value per "
+                             "architecture" if oracle.table is not None else
+                             f"--fidelity epochs: {name} is not a per-epoch metric, or these networks (language "
+                             "models) are not trained partially yet")
+        return {"max_epochs": full, **self.fidelity}
 
     # --- checks -------------------------------------------------------------------------------------
     def validate(self, oracle: Oracle) -> tuple[Problem, Truth]:
@@ -108,7 +134,22 @@ class Campaign:
             raise UsageError("--strategies is empty")
         if len(set(self.strategies)) != len(self.strategies):
             raise UsageError("a strategy is named twice")
-        if self.validate_top > self.budget:
+        partial = [n for n in self.strategies if n in MULTI_FIDELITY]
+        if self.budget is None and self.budget_seconds is None:
+            raise UsageError("give --budget (queries per run) or --budget-seconds (training seconds per run)")
+        if (self.fidelity or self.budget_seconds or self.workers > 1) and not problem.plain:
+            raise UsageError("--fidelity, --budget-seconds and simulated --workers serve one objective without "
+                             "constraints")
+        if partial and self.fidelity is None:
+            raise UsageError(f"{', '.join(partial)} train architectures partially: give --fidelity epochs")
+        if self.fidelity is not None:
+            from surrogate.search.fidelity import Fidelity
+
+            Fidelity(**self.fidelity_of(oracle, problem))  # --min-epochs beyond a whole training, --eta < 2
+        if (self.budget_seconds or self.workers > 1) and not oracle.clock:
+            raise UsageError("--budget-seconds and simulated --workers run on a training clock: this table has no "
+                             "time column (name one with --time-column)")
+        if self.validate_top > (self.budget or 0) and self.budget_seconds is None:
             raise UsageError(f"--validate-top {self.validate_top} exceeds the budget {self.budget}")
         if not problem.plain and (self.model != "gp" or self.batch != 1):
             raise UsageError("--model and --batch serve one objective without constraints: bo with several "
@@ -121,7 +162,7 @@ class Campaign:
         if available == 0:
             raise UsageError(f"no architecture satisfies {', '.join(map(str, problem.exact_constraints))}"
                              if problem.exact_constraints else "no architecture has a finite value of every objective")
-        if self.budget > available:
+        if self.budget is not None and self.budget > available and self.fidelity is None:
             where = "of the table" if oracle.table is not None else f"of space {oracle.space.spec}"
             also = " that satisfy the exact constraints" if problem.exact_constraints else ""
             finite = " with finite objectives" if oracle.table is not None else ""
@@ -142,31 +183,78 @@ class Campaign:
     # --- running ------------------------------------------------------------------------------------
     def run_one(self, oracle: Oracle, problem: Problem, truth: Truth, strategy: str, seed: int,
                 step_done: Callable[[int], None] | None = None) -> pd.DataFrame:
-        """One strategy under one seed: `budget` queries, asked `batch` at a time."""
+        """One strategy under one seed: jobs until `budget` of them or `budget_seconds` of training.
+
+        Jobs are asked `batch` at a time, evaluated together and told in order; with `workers` > 1
+        on a table, they run on that many simulated asynchronous workers instead: a job ends at its
+        start plus its training seconds, and the first to end is told first (Syne Tune's simulator).
+        A job continuing an architecture is charged only the epochs (and seconds) it adds."""
         search = self.strategy(strategy, oracle, problem, seed)
         domain = oracle.domain()
         if domain is not None:
             search.restrict(domain)
-        archs, outcomes, seconds, spent = [], [], [], 0.0
-        while len(archs) < self.budget:
-            q = min(self.batch, self.budget - len(archs))
-            start = time.perf_counter()
-            asked = search.ask_batch(q) if q > 1 else search.ask()[None]
-            spent += time.perf_counter() - start
-            answer = oracle.evaluate(asked)
-            start = time.perf_counter()
-            told = answer.values if search.vector_outcomes else problem.scalar(answer.values)
-            for arch, y in zip(asked, told):
-                search.tell(arch, y if search.vector_outcomes else float(y))
-            spent += time.perf_counter() - start
-            archs.extend(asked)
-            outcomes.extend(answer.values)
-            seconds.extend(answer.seconds)
+        full = oracle.max_epochs(problem.objectives[0].name)
+        simulated = self.workers > 1
+        slots = self.workers if simulated else self.batch
+        rows: list[tuple] = []  # arch, epochs, outcome, seconds charged, epochs charged, finish
+        trained: dict[int, tuple[int, float]] = {}  # class -> epochs trained in this run, and their seconds
+        running: list[tuple] = []  # heap of (finish, order, arch, epochs, outcome, told value)
+        asked, started, now, spent = 0, 0.0, 0.0, 0.0
+        while True:
+            wave = []
+            while (len(running) + len(wave) < slots and (self.budget is None or asked < self.budget)
+                   and (self.budget_seconds is None or started < self.budget_seconds)):
+                clock = time.perf_counter()
+                try:
+                    job = search.ask_job()
+                except UsageError:
+                    if not search.exhausted():
+                        raise
+                    job = None  # every class of the table asked (a budget in seconds): the run ends
+                spent += time.perf_counter() - clock
+                if job is None:
+                    break
+                wave.append(job)
+                asked += 1
+                if not simulated and len(wave) == 1 and self.budget_seconds is not None:
+                    break  # whole waves would overshoot a budget of seconds: one job, charged, then the next
+            if wave:
+                archs = np.stack([a for a, _ in wave])
+                epochs = [e for _, e in wave]
+                answer = oracle.evaluate(archs, None if all(e is None for e in epochs) else epochs)
+                told = answer.values if search.vector_outcomes else problem.scalar(answer.values)
+                for i, (arch, e) in enumerate(wave):
+                    key = int(oracle.space.canonical_ids(arch)[0])
+                    before, paid = trained.get(key, (0, 0.0))
+                    now_epochs = full if e is None else int(e)
+                    seconds = float(answer.seconds[i]) - paid
+                    trained[key] = (now_epochs or 0, float(answer.seconds[i]))
+                    charged_epochs = None if now_epochs is None else now_epochs - before
+                    started += np.nan_to_num(seconds)
+                    duration = seconds if np.isfinite(seconds) else float(charged_epochs or 1)
+                    finish = now + duration if simulated else 0.0
+                    heapq.heappush(running, (finish, len(rows) + len(running), arch, e, answer.values[i], told[i],
+                                             seconds, charged_epochs))
+            if not running:
+                break
+            done = [heapq.heappop(running)] if simulated else [heapq.heappop(running) for _ in range(len(running))]
+            clock = time.perf_counter()
+            for finish, _, arch, e, outcome, y, seconds, charged_epochs in done:
+                search.tell_job(arch, e, y if search.vector_outcomes else float(y))
+                now = max(now, finish)
+                rows.append((arch, e, outcome, seconds, charged_epochs, finish))
+            spent += time.perf_counter() - clock
             if step_done:
-                step_done(len(asked))
+                step_done(len(done) if self.budget_seconds is None else sum(np.nan_to_num(d[6]) for d in done))
+        archs, epochs, outcomes, seconds, charged, finish = zip(*rows)
+        partial = np.array([e is not None and e != full for e in epochs])
         frame = trajectory(strategy, seed, oracle.space.format_many(np.stack(archs)), np.stack(outcomes),
-                           np.asarray(seconds), problem, truth, oracle.clock)
-        frame["seconds_per_query"] = spent / self.budget
+                           np.asarray(seconds, dtype=np.float64), problem, truth, oracle.clock, partial)
+        if self.fidelity or self.budget_seconds or simulated:
+            frame["epochs"] = [full if e is None else e for e in epochs]
+            frame["epochs_trained"] = [np.nan if c is None else c for c in charged]
+            frame["wall_seconds"] = np.asarray(finish) if simulated else frame["simulated_seconds"]
+        frame["seconds_per_query"] = spent / len(rows)
         return frame
 
     def run(self, oracle: Oracle, checkpoints: Path | None = None, progress: bool = True,
@@ -179,7 +267,9 @@ class Campaign:
         `validate` returned, when it was called already."""
         problem, truth = checked or self.validate(oracle)
         frames = {}
-        with tqdm(total=len(self.strategies) * self.seeds * self.budget, desc="search", unit="query",
+        per_run = self.budget if self.budget_seconds is None else self.budget_seconds  # the bar counts what ends a run
+        with tqdm(total=len(self.strategies) * self.seeds * per_run, desc="search",
+                  unit="query" if self.budget_seconds is None else "s",
                   disable=not progress, dynamic_ncols=True) as bar:
             for seed in range(self.seeds):
                 for strategy in self.strategies:
@@ -187,7 +277,7 @@ class Campaign:
                     bar.set_postfix_str(f"{strategy} seed {seed}", refresh=False)
                     if saved and saved.exists():
                         frame = pd.read_csv(saved, dtype={"arch": str})
-                        bar.update(self.budget)
+                        bar.update(per_run)
                     else:
                         frame = self.run_one(oracle, problem, truth, strategy, seed, step_done=bar.update)
                         if saved:
@@ -201,8 +291,9 @@ class Campaign:
 
 
 def trajectory(strategy: str, seed: int, archs: list[str], outcomes: np.ndarray, seconds: np.ndarray,
-               problem: Problem, truth: Truth, clock: bool) -> pd.DataFrame:
-    """One run's per-query rows (`report.TRAJECTORY_COLUMNS` with one objective and no constraint)."""
+               problem: Problem, truth: Truth, clock: bool, partial: np.ndarray | None = None) -> pd.DataFrame:
+    """One run's per-query rows (`report.TRAJECTORY_COLUMNS` with one objective and no constraint).
+    `partial` marks partial trainings: the best so far (and regret) counts whole trainings only."""
     frame = pd.DataFrame({"strategy": strategy, "seed": seed, "step": np.arange(1, len(archs) + 1), "arch": archs})
     if problem.plain:
         frame["value"] = outcomes[:, 0]
@@ -211,6 +302,8 @@ def trajectory(strategy: str, seed: int, archs: list[str], outcomes: np.ndarray,
             frame[name] = outcomes[:, j]
         frame["feasible"] = problem.feasible(outcomes)
     Y = truth.objectives(outcomes)
+    if partial is not None and partial.any():
+        Y = np.where(partial[:, None], -np.inf, Y)
     if problem.m == 1:
         best = np.maximum.accumulate(Y[:, 0])
         frame["best_so_far"] = np.where(np.isfinite(best), best * problem.signs[0], np.nan)

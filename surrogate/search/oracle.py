@@ -63,8 +63,14 @@ class Oracle(ABC):
     table: Table | None = None  # the table answering, if any (its columns are strategy features)
 
     @abstractmethod
-    def evaluate(self, archs: np.ndarray) -> Outcome:
-        """The outcome of each architecture (a matrix of them), training them if need be."""
+    def evaluate(self, archs: np.ndarray, epochs: np.ndarray | None = None) -> Outcome:
+        """The outcome of each architecture (a matrix of them), training them if need be; `epochs`
+        (one per architecture, None: a whole training): the outcome after that many epochs, and
+        the seconds of training to that epoch (a campaign charges what a continuation adds)."""
+
+    def max_epochs(self, column: str) -> int | None:
+        """Epochs of a whole training when `column` is recorded per epoch (multi-fidelity), else None."""
+        return None
 
     @abstractmethod
     def exact(self, archs: np.ndarray) -> np.ndarray:
@@ -124,9 +130,11 @@ class TableOracle(Oracle):
         self.values = np.column_stack([self.column(c) for c in self.columns]) if self.columns else \
             np.zeros((len(self.class_ids), 0))
         self.seconds = None
+        self.time_column = time_column
         if time_column:
             self.seconds = _by_class(total_seconds(table, time_column), self._inverse, "mean")
         self.clock = self.seconds is not None
+        self._curves: dict[str, np.ndarray] = {}
 
     def column(self, name: str) -> np.ndarray:
         """Column `name` of every class: its members' finite records averaged (an exact cost: the
@@ -177,9 +185,36 @@ class TableOracle(Oracle):
         """Column `name`'s value of each architecture (its class's, by the rule for isomorphs)."""
         return self.column(name)[self.index(archs)]
 
-    def evaluate(self, archs: np.ndarray) -> Outcome:
+    def max_epochs(self, column: str) -> int | None:
+        values = self.table.metrics.get(column)
+        return None if values is None or values.shape[2] < 2 else int(values.shape[2])
+
+    def curve(self, name: str) -> np.ndarray:
+        """(classes, epochs) of column `name` after each epoch, by the rule for isomorphs (a column
+        recorded once, params say, is the same at every epoch); `seconds` the training seconds to
+        each epoch (a time column recorded once is spread evenly over the epochs)."""
+        if name not in self._curves:
+            if name == "seconds":
+                values = self.table.metrics[self.time_column]
+                epochs = self.max_epochs(self.columns[0]) or 1
+                per_arch = (np.cumsum(np.nanmean(values, axis=1), axis=1) if values.shape[2] > 1 else
+                            np.nanmean(values[:, :, 0], axis=1)[:, None] * np.arange(1, epochs + 1) / epochs)
+            elif name in self.table.metrics and self.table.metrics[name].shape[2] > 1:
+                per_arch = np.nanmean(self.table.metrics[name], axis=1)
+            else:
+                per_arch = self.column(name)[self._inverse][:, None]
+            self._curves[name] = np.column_stack([_by_class(c, self._inverse, "min" if name in COMPUTED else "mean")
+                                                  for c in per_arch.T])
+        return self._curves[name]
+
+    def evaluate(self, archs: np.ndarray, epochs: np.ndarray | None = None) -> Outcome:
         k = self.index(archs)
-        return Outcome(self.values[k], np.full(len(k), np.nan) if self.seconds is None else self.seconds[k])
+        if epochs is None or all(e is None for e in epochs):
+            return Outcome(self.values[k], np.full(len(k), np.nan) if self.seconds is None else self.seconds[k])
+        at = [self.max_epochs(self.columns[0]) if e is None else int(e) for e in epochs]
+        read = lambda curve: curve[k, np.minimum(at, curve.shape[1]) - 1]  # noqa: E731
+        values = np.column_stack([read(self.curve(c)) for c in self.columns])
+        return Outcome(values, np.full(len(k), np.nan) if self.seconds is None else read(self.curve("seconds")))
 
     def exact(self, archs: np.ndarray) -> np.ndarray:
         return self.values[self.index(archs)][:, [self.columns.index(c) for c in self.exact_columns]]
@@ -270,20 +305,34 @@ class LiveOracle(Oracle):
         archs = space.enumerate()
         return len(np.unique(space.canonical_ids(archs[problem.exactly_feasible(archs)])))
 
-    @staticmethod
-    def _read(record: dict, name: str) -> float:
-        if name == "train_seconds":
-            return float(np.sum(record["epoch_seconds"])) if "epoch_seconds" in record else np.nan
-        return float(np.asarray(record.get(name, np.nan), dtype=np.float64).reshape(-1)[-1])
+    def max_epochs(self, column: str) -> int | None:
+        """The epochs of a training, for a per-epoch column of an image classifier (language models
+        are not trained partially yet)."""
+        return int(self.config.epochs) if column in self.config.epoch_metrics and not self.config.text else None
 
-    def evaluate(self, archs: np.ndarray) -> Outcome:
+    @staticmethod
+    def _read(record: dict, name: str, epochs: int | None = None) -> float:
+        """Column `name` of a record after `epochs` (None: its last); a whole training's job seconds
+        read at fewer epochs are prorated by its epochs' seconds."""
+        seconds = np.asarray(record.get("epoch_seconds", np.nan), dtype=np.float64).reshape(-1)
+        if name == "train_seconds":
+            return float(np.sum(seconds[:epochs])) if "epoch_seconds" in record else np.nan
+        values = np.asarray(record.get(name, np.nan), dtype=np.float64).reshape(-1)
+        if name == "job_seconds" and epochs is not None and "state" not in record and epochs < len(seconds):
+            return float(values[-1] * np.sum(seconds[:epochs]) / np.sum(seconds))
+        return float(values[epochs - 1] if epochs is not None and len(values) > 1 else values[-1])
+
+    def evaluate(self, archs: np.ndarray, epochs: np.ndarray | None = None) -> Outcome:
         archs = np.atleast_2d(archs)
-        records = self.records(archs)
-        values = np.array([[self._read(r, c) for c in self.columns] for r in records], dtype=np.float64)
+        full = int(self.config.epochs)
+        want = [full if epochs is None or epochs[i] is None else int(epochs[i]) for i in range(len(archs))]
+        records = self.records(archs, want)
+        values = np.array([[self._read(r, c, w) for c in self.columns] for r, w in zip(records, want)],
+                          dtype=np.float64)
         if self.exact_columns:  # the exact function the strategies were told, bit for bit
             values[:, [self.columns.index(c) for c in self.exact_columns]] = self.exact(archs)
         return Outcome(values.reshape(len(records), len(self.columns)),
-                       np.array([self._read(r, "job_seconds") for r in records]))
+                       np.array([self._read(r, "job_seconds", w) for r, w in zip(records, want)]))
 
     def exact(self, archs: np.ndarray) -> np.ndarray:
         if not self.exact_columns:
@@ -291,20 +340,45 @@ class LiveOracle(Oracle):
         costs = self.network_costs(archs)
         return np.column_stack([costs[c] for c in self.exact_columns])
 
-    def records(self, archs: np.ndarray) -> list[dict]:
+    def records(self, archs: np.ndarray, epochs: Sequence[int] | None = None) -> list[dict]:
         """The training record of each architecture (its class's canonical member, trained now if no
-        record holds it yet): every per-epoch metric, the costs, `job_seconds` (generate's record)."""
+        record holds it yet): every per-epoch metric, the costs, `job_seconds` (generate's record).
+        `epochs` (fewer than a whole training): a partial training, checkpointed under the
+        journal's `partial/` and continued from its latest checkpoint when asked further; a whole
+        training's record serves every epoch."""
         archs = np.atleast_2d(self.space.check(archs))
         if not self._bound:
             self.journal.bind(self.config)
             self._bound = True
+        full = int(self.config.epochs)
+        epochs = [full] * len(archs) if epochs is None else [int(e) for e in epochs]
         keys = self.space.canonical_ids(archs).tolist()
         canonical = self.space.canonicalize(archs)
-        missing = {k: a for k, a in zip(keys, canonical) if not self.journal.has((k, TRAIN_SEED))}
+        missing = {k: (a, e) for k, a, e in zip(keys, canonical, epochs) if not self._has(k, e)}
         if missing:
             self._train(missing)
-        return [self.journal.read((k, TRAIN_SEED)) for k in keys]
+        return [self.journal.read((k, TRAIN_SEED)) if self.journal.has((k, TRAIN_SEED)) else self._partial_record(k, e)
+                for k, e in zip(keys, epochs)]
 
+    # --- partial trainings ------------------------------------------------------------------------------
+    def _checkpoint(self, key: int, epochs: int) -> Path:
+        return self.journal.root / "partial" / f"a{key:07d}_s{TRAIN_SEED:03d}_e{epochs:04d}.pt"
+
+    def _has(self, key: int, epochs: int) -> bool:
+        return self.journal.has((key, TRAIN_SEED)) or (epochs < self.config.epochs and self._checkpoint(key, epochs).exists())
+
+    def _latest(self, key: int, below: int) -> Path | None:
+        """The checkpoint of `key` with the most epochs below `below`, if any."""
+        found = sorted(self._checkpoint(key, 1).parent.glob(f"a{key:07d}_s{TRAIN_SEED:03d}_e*.pt"))
+        found = [p for p in found if int(p.stem.rpartition("_e")[2]) < below]
+        return found[-1] if found else None
+
+    def _partial_record(self, key: int, epochs: int) -> dict:
+        import torch
+
+        state = torch.load(self._checkpoint(key, epochs), weights_only=True)
+        return {**{k: v.numpy() for k, v in state["record"].items()}, "diverged": np.array([state["diverged"]]),
+                "job_seconds": np.array([state["job_seconds"]]), "state": True}
     def network_costs(self, archs: np.ndarray) -> dict[str, np.ndarray]:
         """`params` and `flops` of each architecture's class, by the rule for isomorphs: its
         smallest member's, from the network definition alone (no training). Every member of a space
@@ -336,51 +410,57 @@ class LiveOracle(Oracle):
             self._data = load(config.dataset, self.data_dir, config.subset, config.resolution)
         return self._data
 
-    def _train(self, todo: dict[int, np.ndarray]) -> None:
-        """Train what no record holds yet; a pair another process is training is waited for."""
+    def _job(self, key: int, arch: np.ndarray, epochs: int) -> tuple:
+        """What a worker is given: (arch, until or None, the checkpoint to resume or None, where to
+        save the new one or None)."""
+        partial = epochs < self.config.epochs
+        resume = self._latest(key, epochs)
+        return (arch, epochs if partial else None, None if resume is None else str(resume),
+                str(self._checkpoint(key, epochs)) if partial else None)
+
+    def _train(self, todo: dict[int, tuple[np.ndarray, int]]) -> None:
+        """Train what no record holds yet (to the epochs asked); a pair another process is training
+        is waited for."""
         self.journal.reclaim_dead()
+        (self.journal.root / "partial").mkdir(exist_ok=True)
         mine = [k for k in todo if self.journal.claim((k, TRAIN_SEED))]
         try:
             if self.workers > 1 and len(mine) > 1:
                 with signals_held():  # submit starts the workers
                     pool = self._processes()
-                    futures = {k: pool.submit(_train_in_worker, todo[k]) for k in mine}
+                    futures = {k: pool.submit(train_in_worker, *self._job(k, *todo[k])) for k in mine}
                 for k, future in futures.items():
                     self._store(k, future.result())
             else:
                 for k in mine:
-                    self._store(k, self._local().train_arch(todo[k]))
+                    self._store(k, self._local().train_arch(*self._job(k, *todo[k])))
         finally:
             for k in mine:
                 self.journal.release((k, TRAIN_SEED))
         for k in todo:  # claimed elsewhere: another process of this campaign trains it
-            while not self.journal.has((k, TRAIN_SEED)):
+            while not self._has(k, todo[k][1]):
                 time.sleep(0.5)
                 if self.journal.reclaim_dead() and self.journal.claim((k, TRAIN_SEED)):
                     try:
-                        self._store(k, self._local().train_arch(todo[k]))
+                        if not self._has(k, todo[k][1]):
+                            self._store(k, self._local().train_arch(*self._job(k, *todo[k])))
                     finally:
                         self.journal.release((k, TRAIN_SEED))
 
     def _store(self, key: int, record: dict) -> None:
-        self.journal.write((key, TRAIN_SEED), record)
+        """Journal a whole training's record (a partial one's checkpoint the worker wrote)."""
+        if "state" not in record:
+            self.journal.write((key, TRAIN_SEED), record)
         self.trained += 1
 
     def _local(self):
         if self._worker is None:
-            self._worker = _ArchWorker(self.config, self.data_dir, self._data)
+            self._worker = ArchWorker(self.config, self.data_dir, self._data)
         return self._worker
 
     def _processes(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            import multiprocessing
-
-            from surrogate._io import default_threads
-
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_worker,
-                                             initargs=(self.config, self.data_dir, default_threads(self.workers),
-                                                       os.getpid()))
+            self._pool = training_pool(self.config, self.data_dir, self.workers)
         return self._pool
 
     def export(self) -> Table | None:
@@ -406,7 +486,18 @@ class LiveOracle(Oracle):
             self._pool = None
 
 
-class _ArchWorker:
+def training_pool(config, data_dir: str | None, workers: int) -> ProcessPoolExecutor:
+    """`workers` spawned training processes, each with the dataset loaded once: submit
+    `train_in_worker` with `ArchWorker.train_arch`'s arguments."""
+    import multiprocessing
+
+    from surrogate._io import default_threads
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                               initargs=(config, data_dir, default_threads(workers), os.getpid()))
+
+
+class ArchWorker:
     """The dataset on the device once, then architectures trained one after another."""
 
     def __init__(self, config, data_dir: str | None, data=None):
@@ -414,14 +505,28 @@ class _ArchWorker:
 
         self.worker = Worker(config, data_dir, data)
 
-    def train_arch(self, arch: np.ndarray) -> dict:
+    def train_arch(self, arch: np.ndarray, until: int | None = None, resume: str | None = None,
+                   save: str | None = None, seed: int = TRAIN_SEED, hyper: dict | None = None) -> dict:
+        """Train `arch` under `seed` (to `until` epochs, continuing the checkpoint `resume`; `hyper`:
+        training hyperparameters replacing the configuration's, e.g. lr); a partial training's
+        checkpoint is written to `save` and its record comes back marked `state`."""
+        import torch
+
+        from surrogate._io import atomic_write
         from surrogate.generate import train_job
 
         worker = self.worker
-        return train_job(worker.config, arch, TRAIN_SEED, worker.data, worker.device)
+        state = None if resume is None else torch.load(resume, weights_only=True)
+        config = replace(worker.config, **hyper) if hyper else worker.config
+        record = train_job(config, arch, seed, worker.data, worker.device, until, state)
+        if "state" in record:
+            checkpoint = record["state"] | {"job_seconds": float(record["job_seconds"][0])}
+            atomic_write(save, lambda handle: torch.save(checkpoint, handle))
+            record["state"] = True
+        return record
 
 
-_PROCESS_WORKER: _ArchWorker | None = None
+_PROCESS_WORKER: ArchWorker | None = None
 
 
 def _start_worker(config, data_dir: str | None, threads: int, parent: int) -> None:
@@ -437,12 +542,12 @@ def _start_worker(config, data_dir: str | None, threads: int, parent: int) -> No
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(parent)
     torch.set_num_threads(threads)
-    _PROCESS_WORKER = _ArchWorker(config, data_dir)
+    _PROCESS_WORKER = ArchWorker(config, data_dir)
 
 
-def _train_in_worker(arch: np.ndarray) -> dict:
+def train_in_worker(*args) -> dict:
     assert _PROCESS_WORKER is not None
-    return _PROCESS_WORKER.train_arch(arch)
+    return _PROCESS_WORKER.train_arch(*args)
 
 
 def live_config(space: str, dataset: str, epochs: int | None = None, channels: int | None = None,

@@ -29,15 +29,19 @@ from surrogate.search.problem import Problem, Truth
 #: (live: `hypervolume`) where one puts `best_so_far` and `regret`.
 TRAJECTORY_COLUMNS = ("strategy", "seed", "step", "arch", "value", "best_so_far", "regret", "simulated_seconds")
 #: the per-strategy `--json` fields, every kind of campaign alike ...
-COMMON_FIELDS = ("strategy", "seeds", "budget", "seconds_per_query", "train_seconds")
+COMMON_FIELDS = ("strategy", "seeds", "budget", "seconds_per_query", "train_seconds", "epochs_trained")
 #: ... and with one objective, or several.
-ONE_FIELDS = ("found_optimum", "median_queries_to_optimum", "regret_at", "report_mean")
+ONE_FIELDS = ("found_optimum", "median_queries_to_optimum", "regret_at", "regret_at_budget_fraction", "report_mean")
 SEVERAL_FIELDS = ("hypervolume_ratio_at", "found_front_fraction")
 #: what the validation protocol's test metric is, in words
 _TEST_METRIC_WORDS = {"test_acc": "test accuracy", "test_bpc": "test bits per character"}
 VALIDATED_FIELDS = ("strategy", "seed", "arch", "search_value", "validated_value")
 #: pseudo-strategies of pareto.csv: the table's true front; live, the front of every run combined.
 TRUE_FRONT, COMBINED_FRONT = "true front", "combined front"
+#: regret is also reported at these fractions of the budget (of its seconds, when a run has a budget of seconds).
+BUDGET_FRACTIONS = ("0.1", "0.25", "0.5", "1.0")
+#: columns a multi-fidelity (or clocked) campaign adds to trajectories.csv
+FIDELITY_COLUMNS = ("epochs", "epochs_trained", "wall_seconds")
 #: regret and hypervolume are reported at these steps within the budget, at half the budget and at the budget.
 REPORT_STEPS = (50, 100, 150)
 
@@ -52,8 +56,11 @@ def report_steps(budget: int) -> list[int]:
 
 
 def top_picks(run: pd.DataFrame, k: int, problem: Problem) -> pd.DataFrame:
-    """The k best queries of one run by its first objective, feasible first (ties: the earlier query)."""
+    """The k best queries of one run by its first objective, feasible first (ties: the earlier query);
+    of a multi-fidelity run, the trainings that went furthest (whole ones, once there are any)."""
     run = run.sort_values("step")
+    if "epochs" in run:
+        run = run[run.epochs == run.epochs.max()]
     outcomes = run[["value"]].to_numpy() if problem.plain else run[list(problem.columns)].to_numpy(dtype=np.float64)
     score = np.nan_to_num(problem.scalar(outcomes), nan=-np.inf)
     return run.iloc[np.argsort(-score, kind="stable")[:k]]
@@ -108,8 +115,31 @@ def with_found_hypervolume(trajectories: pd.DataFrame, truth: Truth) -> pd.DataF
     return trajectories.assign(hypervolume=volume)
 
 
+def regret_at_fraction(run: pd.DataFrame, fraction: float, budget: int, budget_seconds: float | None) -> float:
+    """A run's regret once it has spent `fraction` of its budget: of its training seconds (the
+    last query finished within them) or of its queries. NaN before its first whole training."""
+    if budget_seconds is None:
+        return _at(run, "regret", max(1, int(np.ceil(fraction * budget))))
+    within = run[run.simulated_seconds <= fraction * budget_seconds * (1 + 1e-12)]
+    return float(within.regret.iloc[-1]) if len(within) else np.nan
+
+
+def _all_or_none(values: Sequence[float]) -> float | None:
+    """The mean when every run has a value (a regret undefined in one run leaves the mean undefined)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()) if len(values) and np.isfinite(values).all() else None
+
+
+def epochs_trained(run: pd.DataFrame, full_epochs: int | None) -> float:
+    """Epochs a run trained: its jobs' own (a continuation counts what it added), else whole trainings."""
+    if "epochs_trained" in run:
+        return float(run.epochs_trained.sum())
+    return float(len(run) * full_epochs) if full_epochs else np.nan
+
+
 def summarize(trajectories: pd.DataFrame, truth: Truth, budget: int, oracle=None, report: str | None = None,
-              validate_top: int = 0, validated: list[dict] | None = None) -> list[dict]:
+              validate_top: int = 0, validated: list[dict] | None = None, budget_seconds: float | None = None,
+              full_epochs: int | None = None) -> list[dict]:
     """One dict per strategy: the `--json` fields (means over seeds) and a few for the markdown.
     `report` (a table column, through `oracle.lookup`): its value of each run's top pick, and with
     `validate_top` the best among the top k; `validated`: a live campaign's retrained top picks."""
@@ -123,13 +153,17 @@ def summarize(trajectories: pd.DataFrame, truth: Truth, budget: int, oracle=None
         result = {"strategy": strategy, "seeds": len(runs), "budget": budget,
                   "seconds_per_query": float(np.mean([run.seconds_per_query.iloc[0] for run in runs])),
                   "train_seconds": float(sum(np.nan_to_num(r.simulated_seconds.iloc[-1]) for r in runs))
-                  if clocked else None}
+                  if clocked else None,
+                  "epochs_trained": _mean([epochs_trained(r, full_epochs) for r in runs])}
         if problem.m == 1:
             hits = [int(r.step.iloc[np.flatnonzero(r.regret.to_numpy() <= 0)[0]]) if (r.regret <= 0).any()
                     else budget + 1 for r in runs]
             result |= {"found_optimum": int(sum(h <= budget for h in hits)) if truth.known else None,
                        "median_queries_to_optimum": float(np.median(hits)) if truth.known else None,
                        "regret_at": {str(s): _mean([_at(r, "regret", s) for r in runs]) for s in steps},
+                       "regret_at_budget_fraction": {
+                           f: _all_or_none([regret_at_fraction(r, float(f), budget, budget_seconds) for r in runs])
+                           if truth.known else None for f in BUDGET_FRACTIONS},
                        "report_mean": None, "best_mean": _mean([r.best_so_far.iloc[-1] for r in runs])}
             if report is not None:
                 tops = [top_picks(r, max(validate_top, 1), problem) for r in runs]
@@ -186,7 +220,8 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
 
 
 def markdown_summary(results: list[dict], truth: Truth, budget: int, report: str | None = None,
-                     validate_top: int = 0, validated_metric: str = "test_acc") -> str:
+                     validate_top: int = 0, validated_metric: str = "test_acc",
+                     budget_seconds: float | None = None) -> str:
     steps = report_steps(budget)
     g = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731  (a hypervolume: objective units multiplied)
     minutes = lambda r: _fmt((r["train_seconds"] or 0) / r["seeds"] / 60, ".1f")  # noqa: E731
@@ -202,10 +237,16 @@ def markdown_summary(results: list[dict], truth: Truth, budget: int, report: str
         if not live:
             add("found optimum", lambda r: f"{r['found_optimum']}/{r['seeds']}")
             add("median queries to optimum", lambda r: f"{r['median_queries_to_optimum']:g}")
-            for s in steps:
-                add(f"regret@{s}", lambda r, s=s: _fmt(r["regret_at"][str(s)]))
+            if budget_seconds:
+                for f in BUDGET_FRACTIONS:
+                    add(f"regret@{float(f):.0%} s", lambda r, f=f: _fmt(r["regret_at_budget_fraction"][f]))
+            else:
+                for s in steps:
+                    add(f"regret@{s}", lambda r, s=s: _fmt(r["regret_at"][str(s)]))
         add("best (mean)", lambda r: _fmt(r["best_mean"]))
         add("s/query", lambda r: f"{r['seconds_per_query']:.3f}")
+        if budget_seconds:
+            add("epochs trained", lambda r: _fmt(r["epochs_trained"], ".0f"))
         if live:
             add("training min", minutes)
         if report:
@@ -378,13 +419,20 @@ def write_report(campaign, problem: Problem, truth: Truth, oracle, trajectories:
     if problem.m > 1 and live:
         trajectories = with_found_hypervolume(trajectories, truth)
     report = campaign.report if oracle.table is not None else None
-    results = summarize(trajectories, truth, campaign.budget, oracle, report, campaign.validate_top, validated)
+    budget = campaign.budget or int(trajectories.groupby(["strategy", "seed"]).size().max())
+    results = summarize(trajectories, truth, budget, oracle, report, campaign.validate_top, validated,
+                        campaign.budget_seconds, oracle.max_epochs(problem.objectives[0].name))
     doc = json_document(truth, results, validated)
     out.mkdir(parents=True, exist_ok=True)
     columns = list(TRAJECTORY_COLUMNS) if problem.plain else [c for c in trajectories if c != "seconds_per_query"]
+    columns += [c for c in FIDELITY_COLUMNS if c in trajectories and c not in columns]
     atomic_write(out / "trajectories.csv", trajectories[columns].to_csv(index=False))
     title = f"{oracle.dataset or oracle.space.spec}: {problem}" + (" (live)" if live else "")
-    intro = f"{campaign.seeds} seeds x {campaign.budget} queries"
+    intro = (f"{campaign.seeds} seeds x {campaign.budget} queries" if campaign.budget_seconds is None else
+             f"{campaign.seeds} seeds x {campaign.budget_seconds:g} s of (simulated) training"
+             + (f" on {campaign.workers} asynchronous workers" if campaign.workers > 1 else "")
+             + (f", architectures trained partially ({', '.join(f'{k} {v}' for k, v in campaign.fidelity.items())}); "
+                "regret counts whole trainings only" if campaign.fidelity else ""))
     if live:
         trained = len(oracle.journal.done()) if oracle.journal.records.is_dir() else 0
         intro += (f", each trained live: {trained} distinct networks trained for {len(trajectories)} queries (an "
@@ -405,7 +453,7 @@ def write_report(campaign, problem: Problem, truth: Truth, oracle, trajectories:
         else:
             intro += (f" Table's {best} {name}: {doc['optimum']:g}. Regret = that - the {best} found (in the "
                       f"direction of {problem.objectives[0]}); mean over seeds. A run that never found it counts as "
-                      f"{campaign.budget + 1} queries (budget + 1) in the median.")
+                      f"{budget + 1} queries (budget + 1) in the median.")
     else:
         rows = pareto_frame(trajectories, truth, oracle)
         atomic_write(out / "pareto.csv", rows.to_csv(index=False))
@@ -446,7 +494,7 @@ def write_report(campaign, problem: Problem, truth: Truth, oracle, trajectories:
                      results=results)
     atomic_write(out / "run.json", json.dumps(run, indent=2, default=str) + "\n")
     text = [f"# Search campaign: {title}", "", intro, f"Command: `{command}`", "",
-            markdown_summary(results, truth, campaign.budget, report, campaign.validate_top,
-                             oracle.config.test_metric if live else "test_acc"), ""]
+            markdown_summary(results, truth, budget, report, campaign.validate_top,
+                             oracle.config.test_metric if live else "test_acc", campaign.budget_seconds), ""]
     atomic_write(out / "summary.md", "\n".join(text))
     return doc, files

@@ -48,12 +48,12 @@ _BOUNDS = {"budget": _AtLeast(1), "seeds": _AtLeast(1), "init": _AtLeast(1), "ba
            "pool_size": _AtLeast(1), "validate_top": _AtLeast(0), "validate_epochs": _AtLeast(1),
            "workers": _AtLeast(1), "epochs": _AtLeast(1), "subset": _AtLeast(1), "resolution": _AtLeast(1),
            "channels": _AtLeast(1), "cells": _AtLeast(1), "batch_size": _AtLeast(1), "ws_epochs": _AtLeast(1),
-           "seq_len": _AtLeast(1),
+           "seq_len": _AtLeast(1), "min_epochs": _AtLeast(1), "eta": _AtLeast(2), "budget_seconds": _AtLeast(1),
            "darts_beta": _AtLeast(0.0)}
 #: options that read a table, and their defaults (a live campaign refuses any other value).
 _TABLE_ONLY = {"report": None, "time_column": None, "features": None}
 #: options of live training only, and their defaults (a table campaign refuses any other value).
-_LIVE_ONLY = {"workers": 1, "epochs": None, "subset": None, "resolution": None, "validate_epochs": None, "seq_len": None}
+_LIVE_ONLY = {"epochs": None, "subset": None, "resolution": None, "validate_epochs": None, "seq_len": None}
 
 
 #: the command's options (`surrogate search --help`): (SearchRequest field, flag, argparse keywords,
@@ -71,10 +71,22 @@ OPTIONS = [
     ("constraints", "--constraint", dict(action="append", metavar="COL<=V", help="a constraint (repeatable), e.g. "
                                          "\"params<=1e6\"; with one objective or several"), ""),
     ("ref_point", "--ref-point", dict(help="hypervolume reference point: auto or v1,v2,..."), ""),
-    ("strategies", "--strategies", dict(help="bo, re, ls, rs, reinforce, tpe, predict-top, nsga2, enas, darts (default: "
-                                             "bo,re,ls,rs,reinforce,tpe; several objectives or constraints: "
-                                             "bo,nsga2,re,rs, the strategies that serve them)"), ""),
-    ("budget", "--budget", dict(type=int, help="queries per run"), ""),
+    ("strategies", "--strategies", dict(help="bo, re, ls, rs, reinforce, tpe, predict-top, nsga2, enas, darts; with "
+                                             "--fidelity also sh, hyperband, asha, median, bohb, asha-bo, tpe-hb "
+                                             "(default: bo,re,ls,rs,reinforce,tpe; several objectives or constraints: "
+                                             "bo,nsga2,re,rs, the strategies that serve them; --fidelity: "
+                                             "asha-bo,bohb,asha,hyperband,tpe-hb,rs,bo)"), ""),
+    ("budget", "--budget", dict(type=int, help="queries per run (default: 150; with --budget-seconds: no limit); "
+                                                "with --fidelity every partial training counts as one"), ""),
+    ("budget_seconds", "--budget-seconds", dict(type=float, metavar="S", help="training seconds per run (a table's "
+                                                "simulated clock): a run stops starting jobs once it has trained S "
+                                                "seconds in all"), ""),
+    ("fidelity", "--fidelity", dict(choices=["epochs"], help="train architectures partially and continue them "
+                                    "(strategies sh, hyperband, asha, median, bohb, asha-bo, tpe-hb; a table with "
+                                    "per-epoch records)"), "fidelity"),
+    ("min_epochs", "--min-epochs", dict(type=int, help="epochs of the lowest rung (default: 1)"), "fidelity"),
+    ("eta", "--eta", dict(type=int, help="each rung trains eta times longer and keeps 1/eta (default: 3)"),
+     "fidelity"),
     ("seeds", "--seeds", dict(type=int, help="runs per strategy, seeds 0..N-1"), ""),
     ("init", "--init", dict(type=int, help="random queries before a model-based strategy starts"), ""),
     ("batch", "--batch", dict(type=int, help="architectures proposed at once (BO: q-acquisition)"), ""),
@@ -107,7 +119,8 @@ OPTIONS = [
      "live"),
     ("validate_epochs", "--validate-epochs", dict(type=int, help="epochs of the validation training (default: "
                                                   "--epochs)"), "live"),
-    ("workers", "--workers", dict(type=int, help="queries trained at once on this machine"), "live"),
+    ("workers", "--workers", dict(type=int, help="queries trained at once on this machine; on a table, that many "
+                                                 "simulated asynchronous workers on its clock"), "live"),
     ("dataset", "--dataset", dict(help="digits (built in), fashion-mnist, cifar10, shakespeare or text:DIR (enas/darts "
                                        "default: the table's)"), "training"),
     ("data_dir", "--data-dir", dict(help="folder holding the dataset files (fashion-mnist, cifar10)"), "training"),
@@ -119,7 +132,8 @@ OPTIONS = [
     ("darts_beta", "--darts-beta", dict(type=float, help="beta-DARTS regularisation weight (0: plain DARTS)"), "training"),
 ]
 #: the groups of OPTIONS in `--help`
-GROUPS = {"live": "live campaigns (no FILE: every query is trained, records in OUT/records.h5)",
+GROUPS = {"fidelity": "multi-fidelity (--fidelity epochs: jobs of min-epochs * eta**k epochs, continued later)",
+          "live": "live campaigns (no FILE: every query is trained, records in OUT/records.h5)",
           "training": "training (live campaigns; enas, darts: a supernet trained live per run)"}
 
 
@@ -134,7 +148,11 @@ class SearchRequest:
     constraints: list[str] = field(default_factory=list)
     ref_point: str = "auto"
     strategies: list[str] | None = None
-    budget: int = Campaign.budget
+    budget: int | None = None
+    budget_seconds: float | None = None
+    fidelity: str | None = None
+    min_epochs: int | None = None
+    eta: int | None = None
     seeds: int = Campaign.seeds
     init: int = Campaign.init
     batch: int = Campaign.batch
@@ -218,12 +236,17 @@ class SearchRequest:
                              "(several objectives or constraints: one query at a time)")
         if self.strategies is not None and not self.strategies:
             raise UsageError("--strategies is empty")
+        if self.fidelity is None and (self.min_epochs is not None or self.eta is not None):
+            raise UsageError("--min-epochs and --eta shape partial trainings: give --fidelity epochs too")
         if bool(self.storage) != bool(self.study):
             raise UsageError("--storage and --study go together")
         if self.storage and (self.strategies is None or len(self.strategies) != 1 or self.validate_top
                              or self.workers != 1 or self.features):
             raise UsageError("a distributed campaign runs one strategy per worker (--strategies NAME), without "
                              "--validate-top, --workers or --features: start one worker per process or machine")
+        if self.storage and (self.fidelity or self.budget_seconds):
+            raise UsageError("--fidelity and --budget-seconds run in one process (simulated --workers on a table, "
+                             "--workers live); workers sharing a --storage run whole trainings")
         if self.storage and set(self.strategies) & set(WEIGHT_SHARING):
             raise UsageError(f"{', '.join(self.strategies)} train a supernet live and cannot run as --storage workers")
 
@@ -268,8 +291,12 @@ class SearchRequest:
                                          self.batch_size, self.device, self.data_dir, self.darts_beta)
         plain = Problem.parse(objectives, self.constraints).plain
         return Campaign(objectives=objectives, constraints=list(self.constraints), ref_point=None if ref is None else list(ref),
-                        strategies=self.strategies, budget=self.budget, seeds=self.seeds, init=self.init,
-                        batch=max(self.batch, self.workers) if plain else self.batch, model=self.model,
+                        strategies=self.strategies, seeds=self.seeds, init=self.init,
+                        budget=self.budget if self.budget is not None or self.budget_seconds else Campaign.budget,
+                        budget_seconds=self.budget_seconds, workers=1 if self.live else self.workers,
+                        fidelity=None if self.fidelity is None else {"min_epochs": self.min_epochs or 1,
+                                                                     "eta": self.eta or 3},
+                        batch=max(self.batch, self.workers) if plain and self.live else self.batch, model=self.model,
                         encoding=self.encoding, acq=self.acq, features=self.features, pool_size=self.pool_size,
                         report=self.report, validate_top=self.validate_top, weight_sharing=settings)
 

@@ -1,0 +1,341 @@
+"""Multi-fidelity strategies: architectures asked at a number of epochs and continued later.
+
+A multi-fidelity strategy asks *jobs*, `(architecture, epochs)`, through `ask_job` and is told the
+objective at those epochs through `tell_job` (every other strategy asks whole trainings: its jobs
+are `(architecture, None)`). A job at more epochs than the architecture already trained continues
+that training (a table charges the epochs' seconds it adds; live, the training resumes from its
+checkpoint), under the schedule of the full training.
+
+Epochs run on rungs: `min_epochs * eta**k` below `max_epochs`, then `max_epochs` (`Fidelity.rungs`).
+
+* `sh`: synchronous successive halving (Jamieson & Talwalkar 2016): brackets of `eta**K` new
+  architectures at the lowest rung, the best `1/eta` of each finished rung promoted;
+* `hyperband` (Li et al. 2017): brackets of every starting rung in turn, as in the paper;
+* `asha` (Li et al. 2020, Algorithm 2): asynchronous; a free worker promotes an architecture in the
+  top `1/eta` of its rung not yet promoted (highest rung first), else starts a new one;
+* `median`: the median stopping rule (Golovin et al. 2017) at rungs: a training continues while its
+  value is at least the median of every value its rung has seen;
+* `bohb` (Falkner et al. 2018): Hyperband whose new architectures are the project's BO proposals,
+  fitted on the highest rung that holds `init` results; `asha-bo` the same proposals on ASHA
+  (MOBSTER's schedule, Klein et al. 2020, with BOHB's model rather than a joint one);
+* `tpe-hb`: Optuna's TPE sampler with its Hyperband pruner (the outside peer).
+
+Synchronous schedules (`sh`, `hyperband`, `bohb`) open their next bracket when every open one waits
+for results, so no worker idles (as Syne Tune's synchronous Hyperband). Architectures count once by
+isomorphism class, as everywhere (`Strategy`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from surrogate.errors import UsageError
+from surrogate.search.base import Strategy
+from surrogate.spaces import Space
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """Trainings of `max_epochs`, asked from `min_epochs` on, `eta` times longer per rung."""
+
+    max_epochs: int
+    min_epochs: int = 1
+    eta: int = 3
+
+    def __post_init__(self) -> None:
+        if self.eta < 2:
+            raise UsageError(f"--eta must be at least 2, got {self.eta}")
+        if not 1 <= self.min_epochs <= self.max_epochs:
+            raise UsageError(f"--min-epochs {self.min_epochs} must be between 1 and the {self.max_epochs} epochs "
+                             "of a full training")
+
+    @property
+    def rungs(self) -> tuple[int, ...]:
+        """Epochs of each rung: min_epochs * eta**k below max_epochs, then max_epochs."""
+        rungs, epochs = [], self.min_epochs
+        while epochs < self.max_epochs:
+            rungs.append(epochs)
+            epochs *= self.eta
+        return (*rungs, self.max_epochs)
+
+
+def _ranked(results: dict[int, float]) -> list[int]:
+    """Keys by value, best first (NaN last; ties: first told first, as dicts keep order)."""
+    keys = list(results)
+    values = np.array([results[k] for k in keys], dtype=np.float64)
+    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    return [keys[i] for i in order]
+
+
+class MultiFidelity(Strategy):
+    """What every scheduler shares: results per rung, and new architectures from a `searcher`
+    ("rs": uniform over new classes; "bo": the project's BO with `searcher_params`, fitted on the
+    highest rung holding `init` results, as BOHB)."""
+
+    name = "multi-fidelity"
+
+    def __init__(self, space: Space | str, seed: int | None = None, fidelity: dict | None = None,
+                 searcher: str = "rs", searcher_params: dict | None = None, init: int = 10, model_on: str = "highest"):
+        super().__init__(space, seed)
+        if fidelity is None:
+            raise UsageError(f"{self.name} trains architectures partially: give --fidelity epochs")
+        self.fidelity = Fidelity(**fidelity)
+        self.rungs = self.fidelity.rungs
+        self.init = init
+        if model_on not in ("highest", "all"):
+            raise UsageError(f"unknown model_on {model_on!r} (highest, all)")
+        self.model_on = model_on
+        self.searcher = None
+        if searcher != "rs":
+            from surrogate.search import get_strategy
+
+            self.searcher = get_strategy(searcher, self.space, seed=seed, init=init, **(searcher_params or {}))
+        self.results: list[dict[int, float]] = [{} for _ in self.rungs]  # rung -> {class key: value}
+        self.arch_of: dict[int, np.ndarray] = {}
+
+    def restrict(self, archs: np.ndarray) -> "MultiFidelity":
+        super().restrict(archs)
+        if self.searcher is not None:
+            self.searcher.restrict(archs)
+        return self
+
+    def propose(self) -> np.ndarray:
+        """A new architecture: random, or the searcher's on the highest rung with `init` results."""
+        if self.searcher is None:
+            return self.random_unseen(1)[0]
+        s = self.searcher
+        if self.model_on == "all":  # every result, its fidelity an input (MOBSTER, DyHPO)
+            told = [(k, v, e / self.rungs[-1]) for e, r in zip(self.rungs, self.results) for k, v in r.items()]
+            s.archs, s.values = [self.arch_of[k] for k, _, _ in told], [v for _, v, _ in told]
+            s.observed_fidelity = np.array([f for _, _, f in told])
+        else:
+            rung = next((r for r in reversed(self.results) if np.isfinite(list(r.values())).sum() >= self.init),
+                        self.results[0])
+            s.archs, s.values = [self.arch_of[k] for k in rung], list(rung.values())
+        s._seen, s._pending = set(self._seen), dict(self._pending)
+        return s.propose()
+
+    def rung_of(self, epochs: int | None) -> int:
+        return len(self.rungs) - 1 if epochs is None else self.rungs.index(int(epochs))
+
+    # --- jobs ----------------------------------------------------------------------------------------
+    def new_job(self, rung: int = 0) -> tuple[np.ndarray, int]:
+        arch = self.ask()
+        self.arch_of[self._key(arch)] = arch
+        return arch, self.rungs[rung]
+
+    def ask_job(self) -> tuple[np.ndarray, int] | None:
+        return self.new_job()
+
+    def tell_job(self, arch: np.ndarray, epochs: int | None, value: float) -> None:
+        key, rung = self._key(arch), self.rung_of(epochs)
+        self.arch_of.setdefault(key, self.space.check(arch))
+        self.results[rung][key] = float(value)
+        if key in self._pending or key not in self._seen:
+            self.tell(arch, value)  # seen from its first result on: never asked new again
+        self.told(key, rung, float(value))
+
+    def told(self, key: int, rung: int, value: float) -> None:
+        """Hook after a result at `rung`."""
+
+
+class ASHA(MultiFidelity):
+    """Asynchronous successive halving (module doc)."""
+
+    name = "asha"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.promoted: list[set[int]] = [set() for _ in self.rungs]
+
+    def ask_job(self) -> tuple[np.ndarray, int]:
+        eta = self.fidelity.eta
+        for k in reversed(range(len(self.rungs) - 1)):
+            done = self.results[k]
+            for key in _ranked(done)[: len(done) // eta]:
+                if key not in self.promoted[k] and np.isfinite(done[key]):
+                    self.promoted[k].add(key)
+                    return self.arch_of[key], self.rungs[k + 1]
+        return self.new_job()
+
+
+class MedianStopping(MultiFidelity):
+    """The median rule at rungs (module doc): continuations first, then new architectures."""
+
+    name = "median"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.queue: list[tuple[int, int]] = []
+
+    def ask_job(self) -> tuple[np.ndarray, int]:
+        if self.queue:
+            key, rung = self.queue.pop(0)
+            return self.arch_of[key], self.rungs[rung]
+        return self.new_job()
+
+    def told(self, key: int, rung: int, value: float) -> None:
+        values = np.array(list(self.results[rung].values()))
+        if rung + 1 < len(self.rungs) and np.isfinite(value) and value >= np.nanmedian(values):
+            self.queue.append((key, rung + 1))
+
+
+class _Bracket:
+    """One successive-halving bracket: `sizes[i]` architectures at rung `start + i`."""
+
+    def __init__(self, start: int, sizes: list[int]):
+        self.start, self.sizes = start, sizes
+        self.level = 0  # index into sizes of the rung being run
+        self.todo: list[int] | None = None  # keys promoted to this level, not yet started (None: new ones)
+        self.started = 0
+        self.members: list[int] = []
+
+    def done(self) -> bool:
+        return self.level >= len(self.sizes)
+
+
+class Hyperband(MultiFidelity):
+    """Synchronous Hyperband (module doc); `brackets="sh"` runs successive halving only."""
+
+    name = "hyperband"
+
+    def __init__(self, *args, brackets: str = "hyperband", **kwargs):
+        super().__init__(*args, **kwargs)
+        if brackets not in ("hyperband", "sh"):
+            raise UsageError(f"unknown brackets {brackets!r} (hyperband, sh)")
+        K, eta = len(self.rungs) - 1, self.fidelity.eta
+        starts = [K] if brackets == "sh" else list(range(K, -1, -1))  # s: how many halvings
+        self.cycle = [(K - s, [max(1, int(math.ceil((K + 1) / (s + 1) * eta**s) if brackets == "hyperband"
+                                           else eta**s) // eta**i) for i in range(s + 1)]) for s in starts]
+        self.opened = 0
+        self.open: list[_Bracket] = []
+
+    def ask_job(self) -> tuple[np.ndarray, int]:
+        for bracket in self.open:
+            job = self._next(bracket)
+            if job is not None:
+                return job
+        start, sizes = self.cycle[self.opened % len(self.cycle)]
+        self.opened += 1
+        self.open.append(_Bracket(start, sizes))
+        return self._next(self.open[-1])
+
+    def _next(self, b: _Bracket) -> tuple[np.ndarray, int] | None:
+        if b.done() or b.started >= b.sizes[b.level]:
+            return None
+        b.started += 1
+        rung = b.start + b.level
+        if b.todo is None:
+            arch, epochs = self.new_job(rung)
+            b.members.append(self._key(arch))
+            return arch, epochs
+        key = b.todo.pop(0)
+        b.members.append(key)
+        return self.arch_of[key], self.rungs[rung]
+
+    def told(self, key: int, rung: int, value: float) -> None:
+        for b in self.open:
+            if key in b.members and b.start + b.level == rung:
+                results = self.results[rung]
+                if all(k in results for k in b.members) and b.started >= b.sizes[b.level]:
+                    b.level += 1
+                    if not b.done():
+                        ranked = [k for k in _ranked({k: results[k] for k in b.members}) if np.isfinite(results[k])]
+                        b.todo, b.members, b.started = ranked[: b.sizes[b.level]], [], 0
+                        b.sizes[b.level] = len(b.todo)
+                break
+        self.open = [b for b in self.open if not b.done()]
+
+
+class SuccessiveHalving(Hyperband):
+    name = "sh"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, brackets="sh", **kwargs)
+
+
+def bohb(space, seed=None, **params) -> Hyperband:
+    """BOHB: Hyperband with BO proposals (module doc)."""
+    strategy = Hyperband(space, seed=seed, searcher="bo", **params)
+    strategy.name = "bohb"
+    return strategy
+
+
+def asha_bo(space, seed=None, **params) -> ASHA:
+    """ASHA with BO proposals (module doc)."""
+    strategy = ASHA(space, seed=seed, searcher="bo", **params)
+    strategy.name = "asha-bo"
+    return strategy
+
+
+def _tpe_hyperband():
+    """The class of `tpe-hb`, built on first use (Optuna loads with it)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from surrogate._io import quiet_optuna
+    from surrogate.search.tpe import TPESearch
+
+    class TPEHyperband(TPESearch):
+        """Optuna's TPE sampler with its `HyperbandPruner` (min_epochs, max_epochs, eta): a trial
+        reports its value at every rung and goes on until the pruner stops it."""
+
+        name = "tpe-hb"
+
+        def __init__(self, space, seed=None, fidelity: dict | None = None, n_startup_trials: int = 10, **params):
+            super().__init__(space, seed, n_startup_trials=n_startup_trials, **params)
+            if fidelity is None:
+                raise UsageError("tpe-hb trains architectures partially: give --fidelity epochs")
+            self.fidelity = Fidelity(**fidelity)
+            self.rungs = self.fidelity.rungs
+            pruner = optuna.pruners.HyperbandPruner(min_resource=self.fidelity.min_epochs,
+                                                    max_resource=self.fidelity.max_epochs,
+                                                    reduction_factor=self.fidelity.eta)
+            with quiet_optuna():
+                self.study = optuna.create_study(direction="maximize", sampler=self.study.sampler, pruner=pruner)
+            self.queue: list[tuple[int, int]] = []
+            self.arch_of: dict[int, np.ndarray] = {}
+
+        def _finish_known(self, trial, key: int) -> None:
+            self.study.tell(trial, state=TrialState.FAIL)
+
+        def observe(self, arch: np.ndarray, value: float) -> None:
+            """Trials end in `tell_job` (at the last rung, or pruned), not at their first result."""
+
+        def ask_job(self) -> tuple[np.ndarray, int]:
+            if self.queue:
+                key, rung = self.queue.pop(0)
+                return self.arch_of[key], self.rungs[rung]
+            arch = self.ask()
+            self.arch_of[self._key(arch)] = arch
+            return arch, self.rungs[0]
+
+        def tell_job(self, arch: np.ndarray, epochs: int | None, value: float) -> None:
+            key = self._key(arch)
+            rung = len(self.rungs) - 1 if epochs is None else self.rungs.index(int(epochs))
+            if key not in self._seen:
+                self.tell(arch, value)
+            trial = self._trials[key]
+            with quiet_optuna():
+                if not np.isfinite(value):
+                    self.study.tell(trial, state=TrialState.FAIL)
+                elif rung == len(self.rungs) - 1:
+                    self.study.tell(trial, value)
+                else:
+                    trial.report(value, int(self.rungs[rung]))
+                    if trial.should_prune():
+                        self.study.tell(trial, state=TrialState.PRUNED)
+                    else:
+                        self.queue.append((key, rung + 1))
+                        return
+            self._trials.pop(key, None)
+
+    return TPEHyperband
+
+
+def tpe_hyperband(space, seed=None, **params):
+    """`tpe-hb` (module doc)."""
+    return _tpe_hyperband()(space, seed=seed, **params)
