@@ -141,6 +141,18 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pbt(args: argparse.Namespace) -> int:
+    import json
+
+    from surrogate.search.pbt import PBTRequest, run_pbt
+
+    fields = set(PBTRequest.__dataclass_fields__) - {"progress", "command"}
+    document, text = run_pbt(PBTRequest(**{k: v for k, v in vars(args).items() if k in fields},
+                                        progress=not args.no_progress, command=args.command_line))
+    print(json.dumps(document) if args.json else text)
+    return 0
+
+
 # --- generate ---------------------------------------------------------------------------------
 def _cmd_generate(args: argparse.Namespace) -> int:
     from surrogate.generate import default_out, generate, journal_path, make_config
@@ -306,6 +318,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document to stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_search)
+
+    p = sub.add_parser("pbt", help="population-based training of training hyperparameters (lr, weight decay) of given "
+                       "architectures, live (resumable)")
+    _add_space_and_data(p)
+    p.add_argument("--arch", dest="archs", action="append", required=True, help="an architecture (repeatable)")
+    from surrogate.search.pbt import PBTRequest
+
+    for flag, kind, text in (("--population", int, "trainings at once"), ("--epochs", int, "epochs of each training"),
+                             ("--interval", int, "epochs between exploit steps"), ("--quantile", float, "the bottom "
+                             "share copying the top share"), ("--seed", int, "seed of the draws and trainings"),
+                             ("--workers", int, "members trained at once on this machine"),
+                             ("--batch-size", int, "batch size (default: 256)"), ("--out", str, "output folder")):
+        default = getattr(PBTRequest, flag[2:].replace("-", "_"))
+        p.add_argument(flag, type=kind, default=default, help=text + ("" if default is None else f" (default: {default})"))
+    p.add_argument("--hyper", action="append", metavar="NAME[=LOW:HIGH]", help="a hyperparameter to tune, lr or "
+                   "weight_decay, log-uniform in its range (repeatable; default: both, lr 0.01:0.5, weight_decay 1e-5:1e-2)")
+    p.add_argument("--no-explore", dest="explore", action="store_false", help="the baseline: random search over the "
+                   "same hyperparameters, every member trained alone")
+    _add_network_size(p, defaults=False)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--json", action="store_true", help="print pbt.json to stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=_cmd_pbt)
 
     p = sub.add_parser("generate", help="train architectures of a space on a dataset into a tabular file (resumable)")
     _add_space_and_data(p)

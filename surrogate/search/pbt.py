@@ -1,0 +1,246 @@
+"""Population-based training (Jaderberg et al. 2017) of training hyperparameters, live.
+
+A population of `population` trainings of the given architectures (member i trains
+`archs[i % len(archs)]` under its own seed), each with hyperparameters drawn log-uniformly from the
+declared ranges (`lr`, `weight_decay`). Training runs in generations of `interval` epochs of the
+whole `epochs`-long schedule. After each generation but the last, the members are ranked by
+validation accuracy: each of the bottom `quantile` copies a random top-`quantile` member
+(weights, optimiser and RNG state, hyperparameters: *exploit*) and multiplies each hyperparameter by
+0.8 or 1.2 (*explore*), clipped to its range. `explore=False` is the baseline with the same
+trainings and epochs: random search, every member trained alone.
+
+The best member by final validation accuracy is the answer; its test accuracy is measured once,
+after the last epoch. Every (generation, member) segment is a checkpoint under `out/members/`, so a
+killed run resumes where it stopped, with the same records (`train.trainer.train`'s resume gives the
+bytes of an uninterrupted training); `--workers` trains a generation's members in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from surrogate._io import atomic_write, check_output_folder, run_record
+from surrogate.errors import UsageError
+
+#: the training hyperparameters population-based training may change, and their default ranges.
+HYPERPARAMETERS = {"lr": (0.01, 0.5), "weight_decay": (1e-5, 1e-2)}
+#: what exploring multiplies a hyperparameter by (one of them, at random)
+PERTURB = (0.8, 1.2)
+
+
+def parse_hyper(specs: list[str] | None) -> dict[str, tuple[float, float]]:
+    """`["lr=0.01:0.5", "weight_decay"]` -> ranges (a bare name takes its default range)."""
+    ranges = {}
+    for spec in specs or list(HYPERPARAMETERS):
+        name, _, bounds = str(spec).partition("=")
+        name = name.strip()
+        if name not in HYPERPARAMETERS:
+            raise UsageError(f"unknown hyperparameter {name!r} (population-based training tunes "
+                             f"{', '.join(HYPERPARAMETERS)})")
+        try:
+            low, high = (float(b) for b in bounds.split(":")) if bounds else HYPERPARAMETERS[name]
+        except ValueError:
+            raise UsageError(f"malformed --hyper {spec!r}: write NAME=LOW:HIGH, e.g. lr=0.01:0.5") from None
+        if not 0 < low < high:
+            raise UsageError(f"--hyper {spec!r}: need 0 < LOW < HIGH")
+        ranges[name] = (low, high)
+    return ranges
+
+
+@dataclass
+class PBTRequest:
+    """The options of `surrogate pbt` (its `--help`)."""
+
+    space: str
+    dataset: str
+    archs: list[str]
+    population: int = 8
+    interval: int = 2
+    epochs: int = 12
+    hyper: list[str] | None = None
+    quantile: float = 0.25
+    explore: bool = True
+    seed: int = 0
+    workers: int = 1
+    out: str = "runs/pbt"
+    channels: int | None = None
+    cells: int | None = None
+    batch_size: int | None = None
+    subset: int | None = None
+    resolution: int | None = None
+    device: str = "cpu"
+    data_dir: str | None = None
+    progress: bool = True
+    command: str = field(default="", repr=False)
+
+    def check(self) -> dict[str, tuple[float, float]]:
+        for name in ("population", "interval", "epochs", "workers"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.population < 2 and self.explore:
+            raise UsageError("--population must be at least 2: members exploit one another")
+        if not 0 < self.quantile <= 0.5:
+            raise UsageError(f"--quantile must be in (0, 0.5], got {self.quantile}")
+        if not self.archs:
+            raise UsageError("give at least one --arch")
+        return parse_hyper(self.hyper)
+
+
+@dataclass
+class Member:
+    arch: str
+    seed: int
+    hyper: dict[str, float]
+    source: int | None = None  # the member it copied after the last generation (None: itself)
+
+
+def run_pbt(request: PBTRequest) -> tuple[dict, str]:
+    """Check everything (one-line UsageError before any work), train the population generation by
+    generation (resuming from `out`), write `out/pbt.json`; returns it and the text to print."""
+    from surrogate.search.oracle import live_config
+    from surrogate.spaces import get_space
+
+    ranges = request.check()
+    space = get_space(request.space)
+    archs = [space.format(a) for a in space.parse_many(request.archs)]  # malformed -> UsageError
+    config, data = live_config(request.space, request.dataset, epochs=request.epochs, channels=request.channels,
+                               cells=request.cells, batch_size=request.batch_size, device=request.device,
+                               data_dir=request.data_dir, subset=request.subset, resolution=request.resolution)
+    if config.text:
+        raise UsageError("population-based training of language models is not built yet")
+    out = Path(request.out)
+    check_output_folder(out)
+    settings = {k: v for k, v in asdict(request).items() if k not in ("progress", "command", "workers", "out")}
+    claim = out / "pbt.request.json"
+    if claim.exists() and json.loads(claim.read_text()) != settings:
+        raise UsageError(f"--out {out} holds another population-based training; choose another --out or remove it")
+    atomic_write(claim, json.dumps(settings, sort_keys=True))
+    (out / "members").mkdir(exist_ok=True)
+
+    rng = np.random.default_rng(request.seed)
+    members = [Member(archs[i % len(archs)], request.seed * 1000 + i,
+                      {k: float(math.exp(rng.uniform(math.log(lo), math.log(hi)))) for k, (lo, hi) in ranges.items()})
+               for i in range(request.population)]
+    ends = list(range(request.interval, request.epochs, request.interval)) + [request.epochs]
+    history: list[list[dict]] = []
+    start = time.perf_counter()
+    trainer = _Trainer(config, request.data_dir, data, request.workers)
+    try:
+        for g, until in enumerate(ends):
+            records = trainer.generation(out, g, until, members, request.progress)
+            history.append([{"member": i, "arch": m.arch, **m.hyper, "source": m.source,
+                             "valid_acc": float(r["valid_acc"][until - 1]),
+                             **({"test_acc": float(r["test_acc"][-1])} if until == request.epochs else {})}
+                            for i, (m, r) in enumerate(zip(members, records))])
+            if request.explore and until < request.epochs:
+                members = exploit_and_explore(members, [h["valid_acc"] for h in history[-1]], ranges,
+                                              request.quantile, np.random.default_rng([request.seed, g]))
+    finally:
+        trainer.close()
+    final = history[-1]
+    best = max(final, key=lambda h: (np.nan_to_num(h["valid_acc"], nan=-np.inf), -h["member"]))
+    schedule = [{k: gen[best["member"]][k] for k in ("arch", *ranges, "source")} for gen in history]
+    document = {"best": {"member": best["member"], "arch": best["arch"], "valid_acc": best["valid_acc"],
+                         "test_acc": best["test_acc"], "schedule": schedule},
+                "generations": history, "ends": ends,
+                **run_record(request.command, None, config.dataset_checksum, [request.seed], space=request.space,
+                             dataset=request.dataset, training_config=config.stored(), settings=settings,
+                             seconds=round(time.perf_counter() - start, 2))}
+    atomic_write(out / "pbt.json", json.dumps(document, indent=1) + "\n")
+    kind = "population-based training" if request.explore else "random search (every member trained alone)"
+    lines = [f"{kind}: {request.population} members x {request.epochs} epochs, generations ending at epochs "
+             f"{', '.join(map(str, ends))}", "", "| generation | epochs | best valid_acc | median valid_acc |",
+             "|---|---|---|---|"]
+    for g, gen in enumerate(history):
+        values = [h["valid_acc"] for h in gen]
+        lines.append(f"| {g} | {ends[g]} | {np.nanmax(values):.2f} | {np.nanmedian(values):.2f} |")
+    hyper = ", ".join(f"{k} {best[k]:.3g}" for k in ranges)
+    lines += ["", f"best member {best['member']} ({best['arch']}, final {hyper}): valid_acc {best['valid_acc']:.2f}, "
+              f"test_acc {best['test_acc']:.2f}", f"wrote {out}/pbt.json"]
+    return document, "\n".join(lines)
+
+
+def exploit_and_explore(members: list[Member], values: list[float], ranges: dict[str, tuple[float, float]],
+                        quantile: float, rng: np.random.Generator) -> list[Member]:
+    """Truncation selection: the bottom `quantile` copy a random member of the top `quantile` and
+    perturb its hyperparameters; the rest go on as they are (`source` None)."""
+    order = np.argsort(-np.nan_to_num(np.asarray(values, dtype=np.float64), nan=-np.inf), kind="stable")
+    n = max(1, int(len(members) * quantile))
+    top, bottom = order[:n].tolist(), set(order[-n:].tolist())
+    nxt = []
+    for i, m in enumerate(members):
+        if i not in bottom:
+            nxt.append(Member(m.arch, m.seed, dict(m.hyper), None))
+            continue
+        j = top[int(rng.integers(n))]
+        hyper = {k: float(np.clip(v * rng.choice(PERTURB), *ranges[k])) for k, v in members[j].hyper.items()}
+        nxt.append(Member(members[j].arch, m.seed, hyper, j))
+    return nxt
+
+
+class _Trainer:
+    """Trains a generation's segments, in this process or in `workers` spawned ones."""
+
+    def __init__(self, config, data_dir: str | None, data, workers: int):
+        self.config, self.data_dir, self.data, self.workers = config, data_dir, data, workers
+        self._local = None
+        self._pool = None
+
+    def generation(self, out: Path, g: int, until: int, members: list[Member], progress: bool) -> list[dict]:
+        """Each member's record after generation `g` (trained now unless its checkpoint exists)."""
+        from tqdm.auto import tqdm
+
+        from surrogate.search.oracle import ArchWorker, train_in_worker, training_pool
+        from surrogate.spaces import get_space
+
+        space = get_space(self.config.space)
+        last = until == self.config.epochs
+        path = lambda gen, i: out / "members" / f"g{gen:03d}_m{i:03d}.pt"  # noqa: E731
+        todo = [i for i in range(len(members)) if not path(g, i).exists()]
+        jobs = {i: (space.parse(members[i].arch), until if not last else None,
+                    None if g == 0 else str(path(g - 1, i if members[i].source is None else members[i].source)),
+                    str(path(g, i)), members[i].seed, members[i].hyper) for i in todo}
+        bar = tqdm(total=len(todo), desc=f"generation {g}", unit="member", disable=not progress or not todo)
+        with bar:
+            if self.workers > 1 and len(todo) > 1:
+                if self._pool is None:
+                    self._pool = training_pool(self.config, self.data_dir, self.workers)
+                futures = {i: self._pool.submit(train_in_worker, *job) for i, job in jobs.items()}
+                for i, future in futures.items():
+                    self._finish(future.result(), jobs[i][3], last)
+                    bar.update()
+            else:
+                for i, job in jobs.items():
+                    if self._local is None:
+                        self._local = ArchWorker(self.config, self.data_dir, self.data)
+                    self._finish(self._local.train_arch(*job), job[3], last)
+                    bar.update()
+        return [self._read(path(g, i)) for i in range(len(members))]
+
+    @staticmethod
+    def _finish(record: dict, save: str, last: bool) -> None:
+        """A last segment's whole record is kept as its checkpoint (a partial one wrote its own)."""
+        if last:
+            import torch
+
+            from surrogate._io import atomic_write
+
+            numbers = {k: torch.from_numpy(np.asarray(v, dtype=np.float64).reshape(-1)) for k, v in record.items()
+                       if np.asarray(v).dtype.kind == "f"}
+            atomic_write(save, lambda handle: torch.save({"record": numbers}, handle))
+
+    @staticmethod
+    def _read(path: Path) -> dict:
+        import torch
+
+        return {k: v.numpy() for k, v in torch.load(path, weights_only=True)["record"].items()}
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
