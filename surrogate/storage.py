@@ -53,6 +53,40 @@ def without_password(url: str) -> str:
 
 def fail_stale(study: optuna.Study) -> None:
     """Fail trials whose worker stopped beating (runs the retry callback); Optuna only does this
-    when a worker starts a trial, and idle workers must notice too (search workers and `generate`)."""
+    when a worker starts a trial, and idle workers must notice too (search workers and `generate`).
+    A trial whose worker died before its first heartbeat has none, and Optuna never finds it
+    stale: it is failed too once it is older than the grace period (`unbeaten_trials`)."""
     with quiet_optuna():
         optuna.storages.fail_stale_trials(study)
+        storage = study._storage
+        retry = getattr(storage, "get_heartbeat_stale_trial_callback", lambda: None)()
+        for trial_id in unbeaten_trials(getattr(storage, "_backend", storage), study._study_id):  # under Optuna's cache
+            try:
+                if not storage.set_trial_state_values(trial_id, state=optuna.trial.TrialState.FAIL):
+                    continue
+            except (RuntimeError, sqlalchemy.exc.SQLAlchemyError):  # another worker failed it first
+                continue
+            if retry is not None:
+                retry(study, storage.get_trial(trial_id))
+
+
+def unbeaten_trials(storage, study_id: int) -> list[int]:
+    """RUNNING trials with no heartbeat that started longer than the grace period ago (by the
+    clock of the machine that created them, as Optuna records `datetime_start`)."""
+    import datetime
+
+    interval = getattr(storage, "heartbeat_interval", None)
+    if interval is None or not hasattr(storage, "scoped_session"):
+        return []
+    from optuna.storages._rdb import models  # the heartbeat table has no public reader
+
+    grace = datetime.timedelta(seconds=storage.grace_period or 2 * interval)
+    now = datetime.datetime.now()
+    session = storage.scoped_session()
+    try:
+        rows = (session.query(models.TrialModel).filter(models.TrialModel.study_id == study_id)
+                .filter(models.TrialModel.state == optuna.trial.TrialState.RUNNING).all())
+        return [t.trial_id for t in rows if not t.heartbeats and t.datetime_start is not None
+                and now - t.datetime_start > grace]
+    finally:
+        session.close()

@@ -188,3 +188,49 @@ def test_bad_storage_and_metric_are_usage_errors(postgres_url, table_path, tmp_p
         run_worker(str(table_path), "loss", "rs", postgres_url, "s", 3)
     with pytest.raises(UsageError, match="exceeds"):
         run_worker(str(table_path), "acc", "rs", postgres_url, "s", 1000)
+
+
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed(tmp_path):
+    """Optuna finds a trial stale by its last heartbeat, so one that never beat stayed RUNNING
+    forever; `fail_stale` fails it once it is older than the grace period."""
+    import time
+
+    from surrogate.storage import fail_stale, open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=1, grace_period=1)
+    study = optuna.create_study(storage=storage, study_name="s")
+    orphan = study.ask()  # created, never beaten: its worker was killed at this point
+    fail_stale(study)
+    assert study.get_trials()[orphan.number].state == optuna.trial.TrialState.RUNNING  # young: it may still beat
+    time.sleep(1.5)
+    fail_stale(study)
+    assert study.get_trials()[orphan.number].state == optuna.trial.TrialState.FAIL
+
+
+@pytest.mark.slow
+def test_five_random_kills_lose_nothing(postgres_url, table_path):
+    """Fault injection: 4 workers, 5 kill -9 at random moments (a random live worker each time,
+    replaced at once). The campaign still ends with exactly `budget` COMPLETE trials of distinct
+    classes, nothing stays RUNNING, and every other trial was reclaimed (FAIL, re-queued) or is a
+    surplus start (PRUNED)."""
+    budget, rng = 20, np.random.default_rng(7)
+    slow = ("--strategy", "rs", "--simulate-seconds", "0.5", "--heartbeat-interval", "1", "--grace-period", "2")
+    procs = [_spawn(table_path, postgres_url, "faults", budget, *slow) for _ in range(4)]
+    killed = []
+    for _ in range(5):
+        time.sleep(float(rng.uniform(0.2, 2.0)))
+        alive = [p for p in procs if p.poll() is None]
+        if not alive:
+            break
+        victim = alive[int(rng.integers(len(alive)))]
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        killed.append(victim)
+        procs = [p for p in procs if p is not victim] + [_spawn(table_path, postgres_url, "faults", budget, *slow)]
+    assert len(killed) == 5
+    _finish(procs, timeout=180)
+    trials = _check_campaign(postgres_url, "faults", table_path, budget)
+    states = [t.state for t in trials]
+    assert optuna.trial.TrialState.RUNNING not in states and optuna.trial.TrialState.WAITING not in states
+    for t in trials:
+        assert t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL) or t.user_attrs.get("surplus")
