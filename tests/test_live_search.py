@@ -240,3 +240,19 @@ def test_live_partial_trainings_continue_from_their_checkpoints(tmp_path, capsys
     row = table.lookup([space.format(promoted)])[0]
     for name in ("train_loss", "valid_acc", "valid_loss", "test_acc", "params"):
         assert np.array_equal(table.metrics[name][row, 0], whole[name], equal_nan=True), name
+
+
+def test_top_picks_validated_by_population_based_training(tmp_path, capsys, one_torch_thread):
+    out = tmp_path / "pbt"
+    args = [*LIVE, "--epochs", "2", "--strategies", "rs", "--budget", "3", "--seeds", "1", "--validate-top", "1",
+            "--validate-with", "pbt"]
+    assert main(["search", *args, "--out", str(out), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    [row] = document["validated"]
+    population = json.loads((out / "pbt" / "rs-seed0" / "pbt.json").read_text())
+    assert len(population["generations"][0]) == 4 and population["ends"] == [1, 2]
+    mine = [h for h in population["generations"][-1] if h["arch"] == row["arch"]]
+    assert row["validated_value"] == max(mine, key=lambda h: h["valid_acc"])["test_acc"]
+    assert not (out / "validated.h5").exists()
+    assert main(["search", *LIVE, "--validate-with", "pbt", "--out", str(tmp_path / "x")]) == 2
+    assert "give --validate-top K too" in capsys.readouterr().err

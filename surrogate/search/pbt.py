@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -244,3 +244,34 @@ class _Trainer:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+
+
+class PBTValidator:
+    """`search --validate-top K --validate-with pbt`: a run's top picks get their final training by
+    population-based training, `per_pick` members per pick (`request` gives everything else); a
+    pick's validated value is the test accuracy of its best member by validation accuracy at the
+    end (NaN when every member of it copied another architecture)."""
+
+    per_pick = 4
+
+    def __init__(self, request: PBTRequest):
+        from surrogate.spaces import get_space
+
+        self.request, self.space = request, get_space(request.space)
+
+    def evaluate(self, archs: np.ndarray, tag: str) -> np.ndarray:
+        names = self.space.format_many(np.atleast_2d(archs))
+        doc, _ = run_pbt(replace(self.request, archs=names, population=self.per_pick * len(names),
+                                 out=str(Path(self.request.out) / tag)))
+        final = doc["generations"][-1]
+        values = []
+        for name in names:
+            mine = [h for h in final if h["arch"] == name and np.isfinite(h["valid_acc"])]
+            values.append(max(mine, key=lambda h: h["valid_acc"])["test_acc"] if mine else np.nan)
+        return np.array(values, dtype=np.float64)
+
+    def export(self) -> None:
+        """Nothing to export: each population's pbt.json is written as it ends."""
+
+    def close(self, abort: bool = False) -> None:
+        """Nothing held between populations."""

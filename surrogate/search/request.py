@@ -53,7 +53,7 @@ _BOUNDS = {"budget": _AtLeast(1), "seeds": _AtLeast(1), "init": _AtLeast(1), "ba
 #: options that read a table, and their defaults (a live campaign refuses any other value).
 _TABLE_ONLY = {"report": None, "time_column": None, "features": None}
 #: options of live training only, and their defaults (a table campaign refuses any other value).
-_LIVE_ONLY = {"epochs": None, "subset": None, "resolution": None, "validate_epochs": None, "seq_len": None}
+_LIVE_ONLY = {"validate_with": "train", "epochs": None, "subset": None, "resolution": None, "validate_epochs": None, "seq_len": None}
 
 
 #: the command's options (`surrogate search --help`): (SearchRequest field, flag, argparse keywords,
@@ -103,6 +103,10 @@ OPTIONS = [
     ("validate_top", "--validate-top", dict(type=int, help="table: the best --report value among the K "
                                             "best found; live: train each run's K best again with the validation "
                                             "protocol (train+valid, test accuracy) into OUT/validated.h5"), ""),
+    ("validate_with", "--validate-with", dict(choices=["train", "pbt"], help="live: how top picks get their final "
+                                              "training: train (the validation protocol, default) or pbt "
+                                              "(population-based training of lr and weight decay, 4 members per pick, "
+                                              "under OUT/pbt/; test accuracy of each pick's best member)"), ""),
     ("time_column", "--time-column", dict(help="training-seconds column for the simulated clock (default: detected "
                                                "by name)"), ""),
     ("out", "--out", dict(help="output folder"), ""),
@@ -163,6 +167,7 @@ class SearchRequest:
     pool_size: int = Campaign.pool_size
     report: str | None = None
     validate_top: int = Campaign.validate_top
+    validate_with: str = "train"
     time_column: str | None = None
     out: str = "runs/search"
     storage: str | None = None
@@ -244,6 +249,13 @@ class SearchRequest:
                              or self.workers != 1 or self.features):
             raise UsageError("a distributed campaign runs one strategy per worker (--strategies NAME), without "
                              "--validate-top, --workers or --features: start one worker per process or machine")
+        if self.validate_with == "pbt":
+            from surrogate.train.data import is_text
+
+            if not self.validate_top:
+                raise UsageError("--validate-with pbt trains top picks: give --validate-top K too")
+            if is_text(self.dataset):
+                raise UsageError("--validate-with pbt: population-based training of language models is not built yet")
         if self.storage and (self.fidelity or self.budget_seconds):
             raise UsageError("--fidelity and --budget-seconds run in one process (simulated --workers on a table, "
                              "--workers live); workers sharing a --storage run whole trainings")
@@ -251,7 +263,7 @@ class SearchRequest:
             raise UsageError(f"{', '.join(self.strategies)} train a supernet live and cannot run as --storage workers")
 
     # --- what runs ----------------------------------------------------------------------------------
-    def oracles(self, columns: list[str], notes: list[str]) -> tuple[Oracle, Oracle | None, str]:
+    def oracles(self, columns: list[str], notes: list[str]) -> tuple[Oracle, object, str]:
         """(the oracle, the one validating top picks when live and asked, a description of the
         source); `notes` gets what the user should know before the work starts."""
         if not self.live:
@@ -268,7 +280,16 @@ class SearchRequest:
         oracle = LiveOracle(config, self.out, columns, data=data, data_dir=self.data_dir, workers=self.workers,
                             command=self.command)
         validator = None
-        if self.validate_top:
+        if self.validate_top and self.validate_with == "pbt":
+            from surrogate.search.pbt import PBTRequest, PBTValidator
+
+            epochs = self.validate_epochs or config.epochs
+            validator = PBTValidator(PBTRequest(
+                space=self.space, dataset=self.dataset, archs=[], epochs=epochs, interval=max(1, epochs // 6),
+                workers=self.workers, out=str(Path(self.out) / "pbt"), channels=self.channels, cells=self.cells,
+                batch_size=self.batch_size, subset=self.subset, resolution=self.resolution, device=self.device,
+                data_dir=self.data_dir, progress=False, command=self.command))
+        elif self.validate_top:
             check, check_data = live_config(self.space, self.dataset, epochs=self.validate_epochs or self.epochs,
                                             validation=True, **training)
             validator = LiveOracle(check, self.out, [check.test_metric], data=check_data, data_dir=self.data_dir,
@@ -349,17 +370,21 @@ def run_search(request: SearchRequest) -> SearchResult:
             one.close()
     document, files = write_report(campaign, problem, truth, oracle, trajectories, out, source, request.command,
                                    time.perf_counter() - start, validated)
-    if validator is not None:
+    if isinstance(validator, LiveOracle):
         files.append("validated.h5")
     text = (out / "summary.md").read_text() + f"\nwrote {out}/" + ", ".join(files)
     return SearchResult(document, text)
 
 
-def validate_picks(run, k: int, validator: Oracle, problem: Problem) -> list[dict]:
+def validate_picks(run, k: int, validator, problem: Problem) -> list[dict]:
     """Train one run's k best architectures with the validation protocol (`validator`: training on
     train+valid, test accuracy); one row per pick."""
     picks = top_picks(run, k, problem)
-    values = validator.evaluate(validator.space.parse_many(picks.arch)).values[:, 0]
+    archs = validator.space.parse_many(picks.arch)
+    if isinstance(validator, LiveOracle):
+        values = validator.evaluate(archs).values[:, 0]
+    else:  # population-based training (`--validate-with pbt`): one population per run
+        values = validator.evaluate(archs, f"{run.strategy.iloc[0]}-seed{int(run.seed.iloc[0])}")
     searched = picks["value"] if "value" in picks else picks[problem.objectives[0].name]
     return [{"strategy": str(p.strategy), "seed": int(p.seed), "arch": str(p.arch), "search_value": float(s),
              "validated_value": float(v) if np.isfinite(v) else None}
