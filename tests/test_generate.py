@@ -101,10 +101,35 @@ def test_claims_are_exclusive_and_only_dead_ones_are_reclaimed(tmp_path):
     assert journal.claim((0, 0)) and not journal.claim((0, 0))
     (journal.claims / "a0000001_s000.lock").write_text(f"{socket.gethostname()} 999999999 1")
     (journal.claims / "a0000002_s000.lock").write_text("another-host 1 1")
-    assert journal.reclaim_dead() == 1  # ours is alive, the other host's cannot be judged from here
+    assert journal.reclaim_dead() == 1  # ours is alive, the other host's is fresh: its heartbeat is recent
     assert sorted(p.name for p in journal.claims.iterdir()) == ["a0000000_s000.lock", "a0000002_s000.lock"]
     journal.release((0, 0))
     assert journal.claim((0, 0))
+
+
+def test_another_hosts_claim_is_reclaimed_once_its_heartbeat_stops(tmp_path, monkeypatch):
+    """A journal on a folder shared by hosts: a held claim is touched every BEAT_SECONDS; one of
+    another host untouched for GRACE_SECONDS is dead (its worker was killed there)."""
+    import os
+    import time
+
+    from surrogate.generate import journal as journal_module
+
+    monkeypatch.setattr(journal_module, "BEAT_SECONDS", 0.05)
+    journal = gen.Journal(tmp_path / "j")
+    journal.records.mkdir(parents=True)
+    journal.claims.mkdir()
+    dead = journal.claims / "a0000002_s000.lock"
+    dead.write_text("another-host 1 1")
+    old = time.time() - journal_module.GRACE_SECONDS - 1
+    os.utime(dead, (old, old))
+    assert journal.claim((0, 0))
+    mine = journal.claims / "a0000000_s000.lock"
+    os.utime(mine, (old, old))
+    time.sleep(1.5)
+    assert time.time() - mine.stat().st_mtime < 1.5  # our keeper beat it back to life
+    assert journal.reclaim_dead() == 1 and not dead.exists() and mine.exists()
+    journal.release((0, 0))
 
 
 def test_arch_selection():

@@ -15,6 +15,8 @@ survives any crash, kill -9 included:
   into place atomically (link fails when the claim exists, like O_CREAT|O_EXCL, and the content is
   never half-written); concurrent workers skip claimed pairs. A claim whose process is gone is
   taken back by the next run on the same host (or the running parent), never while its owner lives.
+  A held claim is touched every `journal.BEAT_SECONDS` (30 s): on a journal shared between hosts,
+  another host's claim untouched for `journal.GRACE_SECONDS` (300 s) is taken back too.
 * temp files are named `.<pid>.<name>.<random>.tmp`, so those of dead processes are removed too.
 
 The HDF5 table `X.h5` is rebuilt from the journal atomically (`Table.write`) every

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import socket
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,24 +74,33 @@ class Journal:
 
     # claims: one lock file per job in training
     def claim(self, job: tuple[int, int]) -> bool:
-        """Take `job` for this process; False when another process holds it."""
-        return create_new(self.claims / f"{self._name(job)}.lock", _process_id().encode(), fsync=False)
+        """Take `job` for this process; False when another process holds it. A held claim is
+        touched every `BEAT_SECONDS` (its heartbeat, for hosts that cannot see this process)."""
+        path = self.claims / f"{self._name(job)}.lock"
+        if not create_new(path, _process_id().encode(), fsync=False):
+            return False
+        _KEEPER.hold(path)
+        return True
 
     def release(self, job: tuple[int, int]) -> None:
-        (self.claims / f"{self._name(job)}.lock").unlink(missing_ok=True)
+        path = self.claims / f"{self._name(job)}.lock"
+        _KEEPER.drop(path)
+        path.unlink(missing_ok=True)
 
     def reclaim_dead(self) -> int:
-        """Drop claims (and temp files) of processes of this host that no longer run; returns how many."""
+        """Drop claims (and temp files) of processes that no longer run: of this host, by their pid;
+        of another host (a journal on a shared folder), when their heartbeat is older than
+        `GRACE_SECONDS`. Returns how many."""
         freed = 0
         for lock in self.claims.glob("*.lock"):
-            if _alive(_read(lock)):
+            if _alive(_read(lock), _age(lock)):
                 continue
             tomb = lock.with_name(f"{lock.name}.reclaim-{os.getpid()}")
             try:
                 os.rename(lock, tomb)  # atomic: only one reclaimer gets it
             except FileNotFoundError:
                 continue
-            if _alive(_read(tomb)):  # raced with a fresh claim: put it back unless claimed again since
+            if _alive(_read(tomb), _age(tomb)):  # raced with a fresh claim: put it back unless claimed again since
                 try:
                     os.link(tomb, lock)
                 except FileExistsError:
@@ -105,6 +116,57 @@ class Journal:
 
 
 # --- liveness: is the process named in a claim still running? ------------------------------------
+#: a held claim is touched this often; another host's claim untouched for GRACE_SECONDS is dead
+BEAT_SECONDS, GRACE_SECONDS = 30.0, 300.0
+
+
+class _ClaimKeeper:
+    """One daemon thread per process touching the claims it holds (their mtime is the heartbeat)."""
+
+    def __init__(self):
+        self.held: set[Path] = set()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def hold(self, path: Path) -> None:
+        with self.lock:
+            self.held.add(path)
+            if self.thread is None or not self.thread.is_alive() or self.pid != os.getpid():
+                self.pid = os.getpid()  # a forked child starts its own keeper
+                self.thread = threading.Thread(target=self._beat, daemon=True, name="claim-heartbeat")
+                self.thread.start()
+
+    def drop(self, path: Path) -> None:
+        with self.lock:
+            self.held.discard(path)
+
+    def _beat(self) -> None:
+        last = time.monotonic()
+        while True:
+            time.sleep(min(BEAT_SECONDS, 1.0))
+            if time.monotonic() - last < BEAT_SECONDS:
+                continue
+            last = time.monotonic()
+            with self.lock:
+                held = list(self.held)
+            for path in held:
+                try:
+                    os.utime(path)
+                except FileNotFoundError:
+                    self.drop(path)
+
+
+_KEEPER = _ClaimKeeper()
+
+
+def _age(path: Path) -> float:
+    """Seconds since the file was last touched (0 when it is gone)."""
+    try:
+        return max(0.0, time.time() - path.stat().st_mtime)
+    except FileNotFoundError:
+        return 0.0
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text()
@@ -127,14 +189,15 @@ def _process_id() -> str:
     return f"{socket.gethostname()} {os.getpid()} {_start_time(os.getpid())}"
 
 
-def _alive(owner: str) -> bool:
-    """Whether the process named by a claim ("host pid start") still runs. Claims of other hosts
-    are assumed alive: only the host that made a claim can tell."""
+def _alive(owner: str, age: float = 0.0) -> bool:
+    """Whether the process named by a claim ("host pid start") still runs: on this host, by its
+    pid; on another, while the claim's heartbeat (`age`, seconds since last touched) is younger
+    than GRACE_SECONDS."""
     parts = owner.split()
     if len(parts) < 2 or not parts[1].isdigit():
         return False  # claims are linked into place whole, so a malformed one is debris
     if parts[0] != socket.gethostname():
-        return True
+        return age < GRACE_SECONDS
     pid, start = int(parts[1]), parts[2] if len(parts) > 2 else ""
     now = _start_time(pid)
     if now:

@@ -221,7 +221,7 @@ def _fmt(value: float | None, spec: str = ".3f") -> str:
 
 def markdown_summary(results: list[dict], truth: Truth, budget: int, report: str | None = None,
                      validate_top: int = 0, validated_metric: str = "test_acc",
-                     budget_seconds: float | None = None) -> str:
+                     budget_seconds: float | None = None, partial: bool = False) -> str:
     steps = report_steps(budget)
     g = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731  (a hypervolume: objective units multiplied)
     minutes = lambda r: _fmt((r["train_seconds"] or 0) / r["seeds"] / 60, ".1f")  # noqa: E731
@@ -245,7 +245,7 @@ def markdown_summary(results: list[dict], truth: Truth, budget: int, report: str
                     add(f"regret@{s}", lambda r, s=s: _fmt(r["regret_at"][str(s)]))
         add("best (mean)", lambda r: _fmt(r["best_mean"]))
         add("s/query", lambda r: f"{r['seconds_per_query']:.3f}")
-        if budget_seconds:
+        if budget_seconds or partial:
             add("epochs trained", lambda r: _fmt(r["epochs_trained"], ".0f"))
         if live:
             add("training min", minutes)
@@ -428,15 +428,23 @@ def write_report(campaign, problem: Problem, truth: Truth, oracle, trajectories:
     columns += [c for c in FIDELITY_COLUMNS if c in trajectories and c not in columns]
     atomic_write(out / "trajectories.csv", trajectories[columns].to_csv(index=False))
     title = f"{oracle.dataset or oracle.space.spec}: {problem}" + (" (live)" if live else "")
-    intro = (f"{campaign.seeds} seeds x {campaign.budget} queries" if campaign.budget_seconds is None else
+    intro = (f"{campaign.seeds} seeds x {campaign.budget} {'jobs' if campaign.fidelity else 'queries'}"
+             if campaign.budget_seconds is None else
              f"{campaign.seeds} seeds x {campaign.budget_seconds:g} s of (simulated) training"
              + (f" on {campaign.workers} asynchronous workers" if campaign.workers > 1 else "")
              + (f", architectures trained partially ({', '.join(f'{k} {v}' for k, v in campaign.fidelity.items())}); "
                 "regret counts whole trainings only" if campaign.fidelity else ""))
     if live:
         trained = len(oracle.journal.done()) if oracle.journal.records.is_dir() else 0
-        intro += (f", each trained live: {trained} distinct networks trained for {len(trajectories)} queries (an "
-                  "architecture trained once serves every run that asks it, charged to each: training min is per run).")
+        if campaign.fidelity:
+            networks = trajectories.arch.nunique()
+            intro += (f", each trained live: {networks} distinct networks trained for {len(trajectories)} jobs, "
+                      f"{trained} of them to the end (partial trainings are checkpointed and resumed when promoted; a "
+                      "network trained once serves every run that asks it, charged to each: training min is per run).")
+        else:
+            intro += (f", each trained live: {trained} distinct networks trained for {len(trajectories)} queries (an "
+                      "architecture trained once serves every run that asks it, charged to each: training min is per "
+                      "run).")
     else:
         intro += "."
     files = ["trajectories.csv", "summary.md", "run.json"]
@@ -495,6 +503,7 @@ def write_report(campaign, problem: Problem, truth: Truth, oracle, trajectories:
     atomic_write(out / "run.json", json.dumps(run, indent=2, default=str) + "\n")
     text = [f"# Search campaign: {title}", "", intro, f"Command: `{command}`", "",
             markdown_summary(results, truth, budget, report, campaign.validate_top,
-                             oracle.config.test_metric if live else "test_acc", campaign.budget_seconds), ""]
+                             oracle.config.test_metric if live else "test_acc", campaign.budget_seconds,
+                             bool(campaign.fidelity)), ""]
     atomic_write(out / "summary.md", "\n".join(text))
     return doc, files

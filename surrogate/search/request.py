@@ -82,8 +82,9 @@ OPTIONS = [
                                                 "simulated clock): a run stops starting jobs once it has trained S "
                                                 "seconds in all"), ""),
     ("fidelity", "--fidelity", dict(choices=["epochs"], help="train architectures partially and continue them "
-                                    "(strategies sh, hyperband, asha, median, bohb, asha-bo, tpe-hb; a table with "
-                                    "per-epoch records)"), "fidelity"),
+                                    "(strategies sh, hyperband, asha, median, bohb, asha-bo, tpe-hb): on a table with "
+                                    "per-epoch records, or live, every rung a checkpoint a promotion resumes"),
+     "fidelity"),
     ("min_epochs", "--min-epochs", dict(type=int, help="epochs of the lowest rung (default: 1)"), "fidelity"),
     ("eta", "--eta", dict(type=int, help="each rung trains eta times longer and keeps 1/eta (default: 3)"),
      "fidelity"),
