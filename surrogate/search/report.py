@@ -13,6 +13,7 @@ Reads trajectories, the problem's `Truth` and the oracle; runs nothing.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
@@ -300,14 +301,21 @@ def plot_regret(trajectories: pd.DataFrame, path: Path, title: str, clock: bool,
         line, = axes[0, 0].plot(curve.index, med, label=strategy, linestyle=_STYLES[k % 4],
                                 linewidth=2.2 - 0.3 * (k % 4), zorder=3 + k)
         axes[0, 0].fill_between(curve.index, q1, q3, alpha=0.2, color=line.get_color())
-        if clock:
-            seconds = runs.pivot(index="step", columns="seed", values="simulated_seconds").median(axis=1) / 3600
-            axes[0, 1].plot(seconds, med, label=strategy, color=line.get_color(), linestyle=line.get_linestyle(),
+        if clock:  # each run's curve read on one grid of seconds (runs differ in how long their queries took)
+            grid = np.linspace(0, float(trajectories.simulated_seconds.max()), 200)
+            on_grid = []
+            for _, run in runs.groupby("seed"):
+                at = np.searchsorted(run.simulated_seconds.to_numpy(), grid, side="right") - 1
+                on_grid.append(np.where(at >= 0, run[column].to_numpy()[np.maximum(at, 0)], np.nan))
+            with warnings.catch_warnings():  # before a run's first whole training its value is NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                g1, gmed, g3 = (np.nanquantile(np.array(on_grid, dtype=np.float64), q, axis=0) for q in (0.25, 0.5, 0.75))
+            axes[0, 1].plot(grid / 3600, gmed, label=strategy, color=line.get_color(), linestyle=line.get_linestyle(),
                             linewidth=line.get_linewidth(), zorder=line.get_zorder())
-            axes[0, 1].fill_between(seconds, q1, q3, alpha=0.2, color=line.get_color())
+            axes[0, 1].fill_between(grid / 3600, g1, g3, alpha=0.2, color=line.get_color())
     axes[0, 0].set_xlabel("queries")
     if clock:
-        axes[0, 1].set_xlabel(("training time" if live else "simulated training time") + " (hours, median over seeds)")
+        axes[0, 1].set_xlabel(("training time" if live else "simulated training time") + " (hours)")
     for ax in axes[0]:
         if not live:
             ax.set_yscale("symlog", linthresh=0.01)
