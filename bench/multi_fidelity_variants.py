@@ -1,0 +1,44 @@
+"""Variants of the default multi-fidelity strategy, simulated on a shipped table: BO fitted on the
+highest rung holding --init results (BOHB's rule, the default) or on every result with the
+fidelity as an input column (MOBSTER/DyHPO's joint model, `model_on="all"`), and --min-epochs 1
+or 2. Budget: 100 whole trainings' seconds, as bench/multi_fidelity.sh. Prints one line per
+variant: the mean regret at 10/25/50/100 % of the budget over seeds 0..S-1.
+
+    python bench/multi_fidelity_variants.py nb201-fmnist 10 asha-bo:all:1,asha-bo:highest:2
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from surrogate.catalog import resolve
+from surrogate.search.campaign import Campaign
+from surrogate.search.oracle import TableOracle
+from surrogate.search.report import BUDGET_FRACTIONS, regret_at_fraction
+from surrogate.tabular import Table
+
+
+def main(name: str, seeds: int, variants: list[str]) -> None:
+    oracle = TableOracle(Table.read(resolve(name)), ["valid_acc"], "epoch_seconds")
+    budget = 100 * float(np.nanmean(oracle.seconds))
+    plain = Campaign.params_for
+    for variant in variants:
+        strategy, model_on, min_epochs = variant.split(":")
+
+        def params_for(self, n, o, p, model_on=model_on):
+            params = plain(self, n, o, p)
+            return {**params, "model_on": model_on} if n in ("asha-bo", "bohb") else params
+
+        Campaign.params_for = params_for
+        campaign = Campaign(["valid_acc:max"], strategies=[strategy], budget=None, budget_seconds=budget, seeds=seeds,
+                            fidelity={"min_epochs": int(min_epochs), "eta": 3})
+        runs = campaign.run(oracle, progress=False)[0].groupby("seed")
+        regret = {f: np.mean([regret_at_fraction(r, float(f), len(r), budget) for _, r in runs]) for f in BUDGET_FRACTIONS}
+        print(name, variant, seeds, "seeds:", ", ".join(f"{float(f):.0%} {v:.3f}" for f, v in regret.items()), flush=True)
+    Campaign.params_for = plain
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","))
