@@ -7,8 +7,10 @@ The map, top down (`surrogate search` follows it):
     oracle.py    Oracle: a table (lookup) or live training; one rule for isomorphs
     problem.py   Problem (objectives with directions, constraints), Truth (a table's answer)
     report.py    regret when m = 1, hypervolume and fronts when m > 1: one JSON shape, run.json
-    base.py ...  the strategies (this registry), distributed.py (workers on an Optuna storage),
+    base.py ...  the strategies (this registry), fidelity.py (partial trainings: sh, hyperband, asha,
+                 median, bohb, asha-bo, tpe-hb), distributed.py (workers on an Optuna storage),
                  sampler.py (the strategies as an Optuna sampler), pareto.py (dominance, hypervolume)
+    pbt.py       population-based training of training hyperparameters (`surrogate pbt`)
 
 `get_strategy("bo", space, seed=0, model="gp")` builds one; `STRATEGIES` is the one registry of
 names. A name stands for a `Family`: the class that serves one unconstrained objective (told one
