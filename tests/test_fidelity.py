@@ -174,3 +174,9 @@ def test_bad_fidelity_is_one_line_exit_2(tmp_path, capsys, args, needle):
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_fidelity_campaigns_default_to_the_multi_fidelity_strategies():
+    assert Campaign(["valid_acc:max"], fidelity={}).strategies == ["asha-bo", "bohb", "asha", "hyperband", "tpe-hb",
+                                                                   "rs", "bo"]
+    assert "asha" not in Campaign(["valid_acc:max"]).strategies
