@@ -208,8 +208,11 @@ class Hyperband(MultiFidelity):
             raise UsageError(f"unknown brackets {brackets!r} (hyperband, sh)")
         K, eta = len(self.rungs) - 1, self.fidelity.eta
         starts = [K] if brackets == "sh" else list(range(K, -1, -1))  # s: how many halvings
-        self.cycle = [(K - s, [max(1, int(math.ceil((K + 1) / (s + 1) * eta**s) if brackets == "hyperband"
-                                           else eta**s) // eta**i) for i in range(s + 1)]) for s in starts]
+        def first(s: int) -> int:  # architectures a bracket with s halvings starts with (Li et al. 2017, Alg. 1)
+            return math.ceil((K + 1) / (s + 1) * eta**s) if brackets == "hyperband" else eta**s
+
+        # (first rung, architectures per rung) of each bracket in turn
+        self.cycle = [(K - s, [max(1, first(s) // eta**i) for i in range(s + 1)]) for s in starts]
         self.opened = 0
         self.open: list[_Bracket] = []
 
@@ -220,7 +223,7 @@ class Hyperband(MultiFidelity):
                 return job
         start, sizes = self.cycle[self.opened % len(self.cycle)]
         self.opened += 1
-        self.open.append(_Bracket(start, sizes))
+        self.open.append(_Bracket(start, list(sizes)))  # its own copy: a rung may shrink (NaN results)
         return self._next(self.open[-1])
 
     def _next(self, b: _Bracket) -> tuple[np.ndarray, int] | None:
