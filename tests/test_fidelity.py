@@ -180,3 +180,23 @@ def test_fidelity_campaigns_default_to_the_multi_fidelity_strategies():
     assert Campaign(["valid_acc:max"], fidelity={}).strategies == ["asha-bo", "bohb", "asha", "hyperband", "tpe-hb",
                                                                    "rs", "bo"]
     assert "asha" not in Campaign(["valid_acc:max"]).strategies
+
+
+def test_failed_trainings_shrink_only_their_own_bracket():
+    """Architectures whose record is NaN are never promoted, so a rung may run fewer than its size;
+    every later bracket still promotes its full share (sh, one worker: 9 new at epoch 1, then the
+    best min(3, finite) to epoch 3, then 1 to epoch 9, bracket after bracket)."""
+    table = curve_table()
+    acc = table.metrics["valid_acc"].copy()
+    acc[np.arange(len(acc)) % 4 != 0] = np.nan  # three in four failed
+    table = Table(table.space, table.archs, table.arch_strings, {**table.metrics, "valid_acc": acc})
+    t = run(Campaign(["valid_acc:max"], strategies=["sh"], budget=None, budget_seconds=10_000, seeds=1,
+                     fidelity={"eta": 3}), table)
+    epochs, values, i, brackets = t.epochs.tolist(), t.value.tolist(), 0, 0
+    while i + 9 <= len(epochs) and epochs[i:i + 9] == [1] * 9:
+        finite = int(np.isfinite(values[i:i + 9]).sum())
+        promoted = min(3, finite)
+        assert epochs[i + 9:i + 9 + promoted] == [3] * promoted, f"bracket {brackets}"
+        i += 9 + promoted + (1 if promoted else 0)
+        brackets += 1
+    assert brackets == 3 and not t[t.epochs > 1].value.isna().any()
