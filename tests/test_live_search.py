@@ -256,3 +256,20 @@ def test_top_picks_validated_by_population_based_training(tmp_path, capsys, one_
     assert not (out / "validated.h5").exists()
     assert main(["search", *LIVE, "--validate-with", "pbt", "--out", str(tmp_path / "x")]) == 2
     assert "give --validate-top K too" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_asynchronous_live_workers_give_the_values_one_process_gives(tmp_path, capsys, one_torch_thread):
+    """--fidelity with --workers 2 live: each job is started as a process frees; whatever the
+    order, every job's value is the one a single process computes for that architecture and epoch."""
+    from surrogate.search.oracle import LiveOracle, live_config
+
+    args = [*LIVE, "--epochs", "3", "--strategies", "asha", "--fidelity", "epochs", "--budget", "8", "--seeds", "1"]
+    assert main(["search", *args, "--workers", "2", "--out", str(tmp_path / "two")]) == 0
+    t = pd.read_csv(tmp_path / "two" / "trajectories.csv")
+    assert len(t) == 8 and (np.diff(t.wall_seconds) >= 0).all() and 3 in t.epochs.tolist()
+    config, data = live_config("nb201", "digits", epochs=3, channels=8, cells=1)
+    alone = LiveOracle(config, tmp_path / "one", ["valid_acc"], data=data)
+    space = get_space("nb201")
+    values = alone.evaluate(space.parse_many(t.arch), t.epochs.tolist()).values[:, 0]
+    np.testing.assert_array_equal(values, t.value.to_numpy())

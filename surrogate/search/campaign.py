@@ -16,6 +16,7 @@ import hashlib
 import heapq
 import json
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -195,14 +196,26 @@ class Campaign:
             search.restrict(domain)
         full = oracle.max_epochs(problem.objectives[0].name)
         simulated = self.workers > 1
-        slots = self.workers if simulated else self.batch
+        # live workers start jobs one by one, each as a process frees (a short job never waits for a long one)
+        asynchronous = not simulated and oracle.parallel > 1 and bool(self.fidelity or self.budget_seconds)
+        slots = self.workers if simulated else oracle.parallel if asynchronous else self.batch
         rows: list[tuple] = []  # arch, epochs, outcome, seconds charged, epochs charged, finish
         trained: dict[int, tuple[int, float]] = {}  # class -> epochs trained in this run, and their seconds
-        running: list[tuple] = []  # heap of (finish, order, arch, epochs, outcome, told value)
-        asked, started, now, spent = 0, 0.0, 0.0, 0.0
+        running: list[tuple] = []  # heap of (finish, order, arch, epochs, outcome, told value, seconds, epochs charged)
+        futures: dict[Future, tuple] = {}  # asynchronous: the jobs in training, (order, arch, epochs)
+        asked, started, now, spent, t0 = 0, 0.0, 0.0, 0.0, time.perf_counter()
+
+        def charge(arch: np.ndarray, e: int | None, to_epoch: float) -> tuple[float, int | None]:
+            """Seconds and epochs a job adds to what this run trained of its class."""
+            key = int(oracle.space.canonical_ids(arch)[0])
+            before, paid = trained.get(key, (0, 0.0))
+            now_epochs = full if e is None else int(e)
+            trained[key] = (now_epochs or 0, float(to_epoch))
+            return float(to_epoch) - paid, None if now_epochs is None else now_epochs - before
+
         while True:
             wave = []
-            while (len(running) + len(wave) < slots and (self.budget is None or asked < self.budget)
+            while (len(running) + len(futures) + len(wave) < slots and (self.budget is None or asked < self.budget)
                    and (self.budget_seconds is None or started < self.budget_seconds)):
                 clock = time.perf_counter()
                 try:
@@ -216,28 +229,39 @@ class Campaign:
                     break
                 wave.append(job)
                 asked += 1
-                if not simulated and len(wave) == 1 and self.budget_seconds is not None:
+                if not simulated and not asynchronous and len(wave) == 1 and self.budget_seconds is not None:
                     break  # whole waves would overshoot a budget of seconds: one job, charged, then the next
-            if wave:
+            if wave and asynchronous:
+                for j, (arch, e) in enumerate(wave):
+                    futures[oracle.start(arch, e)] = (asked - len(wave) + j, arch, e)
+            elif wave:
                 archs = np.stack([a for a, _ in wave])
                 epochs = [e for _, e in wave]
                 answer = oracle.evaluate(archs, None if all(e is None for e in epochs) else epochs)
                 told = answer.values if search.vector_outcomes else problem.scalar(answer.values)
                 for i, (arch, e) in enumerate(wave):
-                    key = int(oracle.space.canonical_ids(arch)[0])
-                    before, paid = trained.get(key, (0, 0.0))
-                    now_epochs = full if e is None else int(e)
-                    seconds = float(answer.seconds[i]) - paid
-                    trained[key] = (now_epochs or 0, float(answer.seconds[i]))
-                    charged_epochs = None if now_epochs is None else now_epochs - before
+                    seconds, charged_epochs = charge(arch, e, answer.seconds[i])
                     started += np.nan_to_num(seconds)
                     duration = seconds if np.isfinite(seconds) else float(charged_epochs or 1)
                     finish = now + duration if simulated else 0.0
                     heapq.heappush(running, (finish, len(rows) + len(running), arch, e, answer.values[i], told[i],
                                              seconds, charged_epochs))
-            if not running:
+            if asynchronous:
+                if not futures:
+                    break
+                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                done = []
+                for future in sorted(finished, key=lambda f: futures[f][0]):
+                    _, arch, e = futures.pop(future)
+                    answer = oracle.finish(future, arch, e)
+                    y = answer.values if search.vector_outcomes else problem.scalar(answer.values)
+                    seconds, charged_epochs = charge(arch, e, answer.seconds[0])
+                    started += np.nan_to_num(seconds)
+                    done.append((time.perf_counter() - t0, 0, arch, e, answer.values[0], y[0], seconds, charged_epochs))
+            elif running:
+                done = [heapq.heappop(running)] if simulated else [heapq.heappop(running) for _ in range(len(running))]
+            else:
                 break
-            done = [heapq.heappop(running)] if simulated else [heapq.heappop(running) for _ in range(len(running))]
             clock = time.perf_counter()
             for finish, _, arch, e, outcome, y, seconds, charged_epochs in done:
                 search.tell_job(arch, e, y if search.vector_outcomes else float(y))
@@ -253,7 +277,7 @@ class Campaign:
         if self.fidelity or self.budget_seconds or simulated:
             frame["epochs"] = [full if e is None else e for e in epochs]
             frame["epochs_trained"] = [np.nan if c is None else c for c in charged]
-            frame["wall_seconds"] = np.asarray(finish) if simulated else frame["simulated_seconds"]
+            frame["wall_seconds"] = np.asarray(finish) if simulated or asynchronous else frame["simulated_seconds"]
         frame["seconds_per_query"] = spent / len(rows)
         return frame
 

@@ -23,7 +23,7 @@ import json
 import os
 import time
 from abc import ABC, abstractmethod
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -107,6 +107,21 @@ class Oracle(ABC):
     def max_queries(self, problem: Problem) -> int:
         """How many distinct classes a run can ask: those with finite objectives (a table) that
         satisfy the exact constraints."""
+
+    #: jobs this oracle trains at once when they are started one by one (`start` / `finish`)
+    parallel = 1
+
+    def start(self, arch: np.ndarray, epochs: int | None) -> Future:
+        """Begin one job (`evaluate`'s, for one architecture) without waiting for it; `finish` reads
+        its outcome once the future is done. Here: nothing runs ahead, `finish` evaluates."""
+        future: Future = Future()
+        future.set_result(None)
+        return future
+
+    def finish(self, future: Future, arch: np.ndarray, epochs: int | None) -> Outcome:
+        """The outcome of a started job (one row)."""
+        future.result()
+        return self.evaluate(np.atleast_2d(arch), None if epochs is None else [epochs])
 
     def close(self, abort: bool = False) -> None:
         """Release what answering holds (worker processes; `abort`: at once, the campaign was interrupted)."""
@@ -446,6 +461,40 @@ class LiveOracle(Oracle):
                             self._store(k, self._local().train_arch(*self._job(k, *todo[k])))
                     finally:
                         self.journal.release((k, TRAIN_SEED))
+
+    @property
+    def parallel(self) -> int:
+        return self.workers
+
+    def start(self, arch: np.ndarray, epochs: int | None) -> Future:
+        """Submit one job to a free training process (asynchronous workers: a short job never waits
+        for a long one); a job some record already answers, or one another process holds, is left
+        to `finish` (which reads it, or waits for it)."""
+        arch = np.atleast_2d(self.space.check(arch))
+        if not self._bound:
+            self.journal.bind(self.config)
+            self._bound = True
+        key, canonical = int(self.space.canonical_ids(arch)[0]), self.space.canonicalize(arch)[0]
+        epochs = int(self.config.epochs if epochs is None else epochs)
+        if self.workers == 1 or self._has(key, epochs):
+            return super().start(arch, epochs)
+        self.journal.reclaim_dead()
+        (self.journal.root / "partial").mkdir(exist_ok=True)
+        if not self.journal.claim((key, TRAIN_SEED)):
+            return super().start(arch, epochs)
+        with signals_held():  # submit may start the workers
+            future = self._processes().submit(train_in_worker, *self._job(key, canonical, epochs))
+        future.claimed = key
+        return future
+
+    def finish(self, future: Future, arch: np.ndarray, epochs: int | None) -> Outcome:
+        key = getattr(future, "claimed", None)
+        if key is not None:
+            try:
+                self._store(key, future.result())
+            finally:
+                self.journal.release((key, TRAIN_SEED))
+        return super().finish(future, arch, epochs)
 
     def _store(self, key: int, record: dict) -> None:
         """Journal a whole training's record (a partial one's checkpoint the worker wrote)."""
