@@ -6,6 +6,7 @@ population-based training against random search. Sections after "## Reading" are
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -162,7 +163,7 @@ def pbt_section() -> list[str]:
 
 
 def live_section() -> list[str]:
-    folder = ROOT / "runs" / "live-mf"
+    folder = Path(os.environ.get("LIVE_MF", ROOT / "runs" / "live-mf"))  # bench/live_multi_fidelity.sh's OUT
     if not ((folder / "rs.json").exists() and (folder / "mf.json").exists()):
         return ["## Live on Fashion-MNIST", "", "(not run yet)", ""]
     rows, commands, walls = [], [], {}
