@@ -185,7 +185,7 @@ def live_section() -> list[str]:
     lines = ["## Live on Fashion-MNIST", "", "Commands (`bench/live_multi_fidelity.sh`): " + "; then ".join(commands)
              + ". The second's --budget-seconds is the first's mean training seconds per run; the third's is that "
              "scaled by rs's campaign wall seconds over the second's. nb201-fmnist's protocol, 2 workers, this "
-             "machine's CPU (other benchmarks ran beside it). Validated: each run's top pick (among whole "
+             "machine's CPU (conditions: the Reading section). Validated: each run's top pick (among whole "
              "trainings) retrained on train+valid, test accuracy. Campaign wall seconds (3 runs and their "
              "validation): " + ", ".join(f"{k} {v:.0f}" for k, v in walls.items()) + ".", "",
              "| campaign | strategy | seed | jobs | architectures | whole trainings | training s | validated test_acc of top pick |",
