@@ -107,6 +107,13 @@ class Strategy(ABC):
                 if key not in self._seen:
                     self._pending[int(key)] = arch
 
+    def condition(self, archs: list[np.ndarray], values: list[float], like: "Strategy") -> None:
+        """Replace what this strategy was told with `archs`/`values`, and take `like`'s seen and
+        pending classes: a multi-fidelity scheduler asks its searcher for a new architecture from the
+        results of one rung (`search.fidelity`), which are not the searcher's own tells."""
+        self.archs, self.values = list(archs), list(values)
+        self._seen, self._pending = set(like._seen), dict(like._pending)
+
     @property
     def pending(self) -> np.ndarray:
         """The architectures asked and not yet told, as an (n, d) matrix."""

@@ -109,13 +109,12 @@ class MultiFidelity(Strategy):
         s = self.searcher
         if self.model_on == "all":  # every result, its fidelity an input (MOBSTER, DyHPO)
             told = [(k, v, e / self.rungs[-1]) for e, r in zip(self.rungs, self.results) for k, v in r.items()]
-            s.archs, s.values = [self.arch_of[k] for k, _, _ in told], [v for _, v, _ in told]
+            s.condition([self.arch_of[k] for k, _, _ in told], [v for _, v, _ in told], self)
             s.observed_fidelity = np.array([f for _, _, f in told])
         else:
             rung = next((r for r in reversed(self.results) if np.isfinite(list(r.values())).sum() >= self.init),
                         self.results[0])
-            s.archs, s.values = [self.arch_of[k] for k in rung], list(rung.values())
-        s._seen, s._pending = set(self._seen), dict(self._pending)
+            s.condition([self.arch_of[k] for k in rung], list(rung.values()), self)
         return s.propose()
 
     def rung_of(self, epochs: int | None) -> int:
@@ -298,7 +297,9 @@ def _tpe_hyperband():
                                                     max_resource=self.fidelity.max_epochs,
                                                     reduction_factor=self.fidelity.eta)
             with quiet_optuna():
-                self.study = optuna.create_study(direction="maximize", sampler=self.study.sampler, pruner=pruner)
+                # a fixed name: the pruner assigns brackets by a checksum of it, so runs repeat under a seed
+                self.study = optuna.create_study(study_name="tpe-hb", direction="maximize", sampler=self.study.sampler,
+                                                 pruner=pruner)
             self.queue: list[tuple[int, int]] = []
             self.arch_of: dict[int, np.ndarray] = {}
 

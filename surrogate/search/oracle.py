@@ -218,8 +218,7 @@ class TableOracle(Oracle):
                 per_arch = np.nanmean(self.table.metrics[name], axis=1)
             else:
                 per_arch = self.column(name)[self._inverse][:, None]
-            self._curves[name] = np.column_stack([_by_class(c, self._inverse, "min" if name in COMPUTED else "mean")
-                                                  for c in per_arch.T])
+            self._curves[name] = _by_class(per_arch, self._inverse, "min" if name in COMPUTED else "mean")
         return self._curves[name]
 
     def evaluate(self, archs: np.ndarray, epochs: np.ndarray | None = None) -> Outcome:
@@ -236,8 +235,9 @@ class TableOracle(Oracle):
 
 
 def _by_class(own: np.ndarray, inverse: np.ndarray, how: str) -> np.ndarray:
-    """Each class's mean (or min) of its members' finite values; NaN where none is finite."""
-    return pd.Series(own).groupby(inverse).agg(how).to_numpy(dtype=np.float64)  # pandas skips NaN
+    """Each class's mean (or min) of its members' finite values; NaN where none is finite. `own`
+    (n,) gives (classes,), (n, epochs) gives (classes, epochs)."""
+    return pd.DataFrame(own).groupby(inverse).agg(how).to_numpy(dtype=np.float64).reshape(-1, *own.shape[1:])
 
 
 def total_seconds(table: Table, name: str) -> np.ndarray:
@@ -362,9 +362,7 @@ class LiveOracle(Oracle):
         journal's `partial/` and continued from its latest checkpoint when asked further; a whole
         training's record serves every epoch."""
         archs = np.atleast_2d(self.space.check(archs))
-        if not self._bound:
-            self.journal.bind(self.config)
-            self._bound = True
+        self._bind()
         full = int(self.config.epochs)
         epochs = [full] * len(archs) if epochs is None else [int(e) for e in epochs]
         keys = self.space.canonical_ids(archs).tolist()
@@ -374,6 +372,12 @@ class LiveOracle(Oracle):
             self._train(missing)
         return [self.journal.read((k, TRAIN_SEED)) if self.journal.has((k, TRAIN_SEED)) else self._partial_record(k, e)
                 for k, e in zip(keys, epochs)]
+
+    def _bind(self) -> None:
+        """Create the journal (or check it is this configuration's) on first use."""
+        if not self._bound:
+            self.journal.bind(self.config)
+            self._bound = True
 
     # --- partial trainings ------------------------------------------------------------------------------
     def _checkpoint(self, key: int, epochs: int) -> Path:
@@ -471,9 +475,7 @@ class LiveOracle(Oracle):
         for a long one); a job some record already answers, or one another process holds, is left
         to `finish` (which reads it, or waits for it)."""
         arch = np.atleast_2d(self.space.check(arch))
-        if not self._bound:
-            self.journal.bind(self.config)
-            self._bound = True
+        self._bind()
         key, canonical = int(self.space.canonical_ids(arch)[0]), self.space.canonicalize(arch)[0]
         epochs = int(self.config.epochs if epochs is None else epochs)
         if self.workers == 1 or self._has(key, epochs):

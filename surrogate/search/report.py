@@ -438,7 +438,7 @@ def write_report(campaign, problem: Problem, truth: Truth, oracle, trajectories:
     title = f"{oracle.dataset or oracle.space.spec}: {problem}" + (" (live)" if live else "")
     intro = (f"{campaign.seeds} seeds x {campaign.budget} {'jobs' if campaign.fidelity else 'queries'}"
              if campaign.budget_seconds is None else
-             f"{campaign.seeds} seeds x {campaign.budget_seconds:g} s of (simulated) training"
+             f"{campaign.seeds} seeds x {campaign.budget_seconds:g} s of {'' if live else 'simulated '}training"
              + (f" on {campaign.workers} asynchronous workers" if campaign.workers > 1 else "")
              + (f", architectures trained partially ({', '.join(f'{k} {v}' for k, v in campaign.fidelity.items())}); "
                 "regret counts whole trainings only" if campaign.fidelity else ""))
