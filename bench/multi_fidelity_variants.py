@@ -1,10 +1,11 @@
 """Variants of the default multi-fidelity strategy, simulated on a shipped table: BO fitted on the
 highest rung holding --init results (BOHB's rule, the default) or on every result with the
-fidelity as an input column (MOBSTER/DyHPO's joint model, `model_on="all"`), and --min-epochs 1
-or 2. Budget: 100 whole trainings' seconds, as bench/multi_fidelity.sh. Prints one line per
+fidelity as an input column (MOBSTER/DyHPO's joint model, `model_on="all"`), --min-epochs 1
+or 2, and the learning-curve rule ranking partial trainings (`rank_by`: "sotl", the default, or
+"value"). A variant is strategy:model_on:min_epochs[:rank_by]. Budget: 100 whole trainings' seconds, as bench/multi_fidelity.sh. Prints one line per
 variant: the mean regret at 10/25/50/100 % of the budget over seeds 0..S-1.
 
-    python bench/multi_fidelity_variants.py nb201-fmnist 10 asha-bo:all:1,asha-bo:highest:2
+    python bench/multi_fidelity_variants.py nb201-fmnist 10 asha-bo:all:1,asha-bo:highest:2,asha:highest:1:value
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import numpy as np
 
 from surrogate.catalog import resolve
+from surrogate.search import MULTI_FIDELITY
 from surrogate.search.campaign import Campaign
 from surrogate.search.oracle import TableOracle
 from surrogate.search.report import BUDGET_FRACTIONS, regret_at_fraction
@@ -25,11 +27,12 @@ def main(name: str, seeds: int, variants: list[str]) -> None:
     budget = 100 * float(np.nanmean(oracle.seconds))
     plain = Campaign.params_for
     for variant in variants:
-        strategy, model_on, min_epochs = variant.split(":")
+        strategy, model_on, min_epochs, *rank_by = variant.split(":")
 
-        def params_for(self, n, o, p, model_on=model_on):
+        def params_for(self, n, o, p, model_on=model_on, rank_by=rank_by):
             params = plain(self, n, o, p)
-            return {**params, "model_on": model_on} if n in ("asha-bo", "bohb") else params
+            params = {**params, "model_on": model_on} if n in ("asha-bo", "bohb") else params
+            return {**params, "rank_by": rank_by[0]} if rank_by and n in MULTI_FIDELITY and n != "tpe-hb" else params
 
         Campaign.params_for = params_for
         campaign = Campaign(["valid_acc:max"], strategies=[strategy], budget=None, budget_seconds=budget, seeds=seeds,

@@ -94,6 +94,54 @@ def table_path(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def curve_path(tmp_path_factory) -> Path:
+    """categorical:4x4 with 9-epoch acc curves whose early ranking differs from the final one."""
+    space = get_space(SPACE)
+    archs = space.enumerate()
+    final = 50 + (archs * np.array([7, 5, 3, 2])).sum(axis=1) + np.arange(len(archs)) / 1000
+    speed = np.random.default_rng(0).uniform(0.3, 3.0, len(archs))
+    acc = final[:, None] * (1 - np.exp(-np.arange(1, 10)[None, :] * speed[:, None]))
+    path = tmp_path_factory.mktemp("curves") / "curves.h5"
+    Table(space=SPACE, archs=archs, arch_strings=space.format_many(archs),
+          metrics={"acc": acc[:, None, :], "epoch_seconds": np.ones((len(archs), 1, 9))}).write(path)
+    return path
+
+
+def _check_rungs(url: str, study_name: str, table: Path, budget: int) -> list[optuna.trial.FrozenTrial]:
+    """A multi-fidelity campaign: `budget` whole trainings; every trial reported the table's curve at
+    the rungs it reached (1, 3), and a PRUNED one stopped below the whole training."""
+    study = optuna.load_study(study_name=study_name, storage=url)
+    trials = study.get_trials()
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == budget
+    tab, space = Table.read(table), get_space(SPACE)
+    stopped = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED and not t.user_attrs.get("surplus")]
+    assert stopped, "ASHA stopped no training"
+    for t in complete + stopped:
+        curve = tab.metrics["acc"][tab.lookup(space.parse_many([t.user_attrs["arch"]]))[0], 0]
+        assert set(t.intermediate_values) <= {1, 3}
+        assert all(v == curve[e - 1] for e, v in t.intermediate_values.items())
+        assert t.state != optuna.trial.TrialState.COMPLETE or t.value == curve[-1]
+    archs = space.parse_many([t.user_attrs["arch"] for t in complete + stopped])
+    assert len(set(space.canonical_ids(archs).tolist())) == len(archs), "an arch was trained twice"
+    return trials
+
+
+def test_asha_runs_as_storage_workers_stopping_trainings_through_the_studys_pruner(curve_path, tmp_path):
+    from surrogate.cli import main
+
+    url = f"sqlite:///{tmp_path / 'asha.db'}"
+    argv = ["search", str(curve_path), "--metric", "acc", "--strategies", "asha-bo", "--fidelity", "epochs",
+            "--init", "3", "--budget", "4", "--storage", url, "--study", "asha", "--no-progress"]
+    assert main(argv) == 0
+    _check_rungs(url, "asha", curve_path, 4)
+    with pytest.raises(UsageError, match="give --fidelity epochs"):
+        run_worker(str(curve_path), "acc", "asha", url, "other", 3)
+    with pytest.raises(UsageError, match="cannot run as workers sharing a storage"):
+        run_worker(str(curve_path), "acc", "tpe-hb", url, "other", 3, fidelity={})
+
+
 def _spawn(table: Path, url: str, study: str, budget: int, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "surrogate.search.distributed", str(table), "--metric", "acc", "--storage", url,
            "--study", study, "--budget", str(budget), "--seed", "0", *extra]
@@ -208,14 +256,19 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed(tmp_path
 
 
 @pytest.mark.slow
-def test_five_random_kills_lose_nothing(postgres_url, table_path):
+@pytest.mark.parametrize("strategy", ["rs", "asha"])
+def test_five_random_kills_lose_nothing(postgres_url, table_path, curve_path, strategy):
     """Fault injection: 4 workers, 5 kill -9 at random moments (a random live worker each time,
     replaced at once). The campaign still ends with exactly `budget` COMPLETE trials of distinct
     classes, nothing stays RUNNING, and every other trial was reclaimed (FAIL, re-queued) or is a
-    surplus start (PRUNED)."""
-    budget, rng = 20, np.random.default_rng(7)
-    slow = ("--strategy", "rs", "--simulate-seconds", "0.5", "--heartbeat-interval", "1", "--grace-period", "2")
-    procs = [_spawn(table_path, postgres_url, "faults", budget, *slow) for _ in range(4)]
+    surplus start (PRUNED); with asha (each rung a simulated training), PRUNED also as ASHA stopped it."""
+    budget, rng = 20 if strategy == "rs" else 8, np.random.default_rng(7)
+    slow = ("--strategy", strategy, "--simulate-seconds", "0.5" if strategy == "rs" else "0.1",
+            "--heartbeat-interval", "1", "--grace-period", "2")
+    if strategy == "asha":
+        table_path, slow = curve_path, (*slow, "--fidelity", '{"eta": 3}')
+    study = f"faults-{strategy}"
+    procs = [_spawn(table_path, postgres_url, study, budget, *slow) for _ in range(4)]
     killed = []
     for _ in range(5):
         time.sleep(float(rng.uniform(0.2, 2.0)))
@@ -226,11 +279,13 @@ def test_five_random_kills_lose_nothing(postgres_url, table_path):
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         killed.append(victim)
-        procs = [p for p in procs if p is not victim] + [_spawn(table_path, postgres_url, "faults", budget, *slow)]
+        procs = [p for p in procs if p is not victim] + [_spawn(table_path, postgres_url, study, budget, *slow)]
     assert len(killed) == 5
     _finish(procs, timeout=180)
-    trials = _check_campaign(postgres_url, "faults", table_path, budget)
+    check = _check_campaign if strategy == "rs" else _check_rungs
+    trials = check(postgres_url, study, table_path, budget)
     states = [t.state for t in trials]
     assert optuna.trial.TrialState.RUNNING not in states and optuna.trial.TrialState.WAITING not in states
     for t in trials:
-        assert t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL) or t.user_attrs.get("surplus")
+        assert t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL) or t.user_attrs.get("surplus") \
+            or (strategy == "asha" and t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values)

@@ -18,9 +18,11 @@ from surrogate.tabular import Table
 EPOCHS = 9
 
 
-def curve_table() -> Table:
+def curve_table(train_loss: bool = False) -> Table:
     """Every architecture of categorical:3x3 with a 9-epoch valid_acc curve whose early ranking is
-    not its final one (speeds differ), and per-epoch seconds that differ by architecture."""
+    not its final one (speeds differ), and per-epoch seconds that differ by architecture;
+    `train_loss`: with a per-epoch training loss that ranks the final accuracy exactly (the curves
+    of a learning-curve rule)."""
     space = get_space("categorical:3x3")
     archs = space.enumerate()
     rng = np.random.default_rng(0)
@@ -29,8 +31,10 @@ def curve_table() -> Table:
     e = np.arange(1, EPOCHS + 1)
     acc = final[:, None] * (1 - np.exp(-e[None, :] * speed[:, None]))
     seconds = np.repeat((1.0 + archs.sum(1) / 2)[:, None], EPOCHS, axis=1)
-    return Table(space.spec, archs, space.format_many(archs),
-                 {"valid_acc": acc[:, None, :], "epoch_seconds": seconds[:, None, :]})
+    metrics = {"valid_acc": acc[:, None, :], "epoch_seconds": seconds[:, None, :]}
+    if train_loss:
+        metrics["train_loss"] = ((100 - final[:, None]) / 10 / e[None, :])[:, None, :]
+    return Table(space.spec, archs, space.format_many(archs), metrics)
 
 
 def run(campaign: Campaign, table: Table) -> pd.DataFrame:
@@ -53,12 +57,18 @@ def test_impossible_fidelities_are_refused(fidelity):
         Fidelity(*fidelity)
 
 
-def test_asha_promotes_by_its_papers_rule():
+@pytest.mark.parametrize("rank_by", ["value", "sotl"])
+def test_asha_promotes_by_its_papers_rule(rank_by):
     """Replay: before each job, the paper's rule (Li et al. 2020, Alg. 2) over the results told so
     far says whether it is a promotion (the best not-yet-promoted of the top 1/eta of the highest
-    rung that has one) or a new architecture at the lowest rung."""
-    table, eta, rungs = curve_table(), 3, (1, 3, 9)
-    t = run(Campaign(["valid_acc:max"], strategies=["asha"], budget=40, seeds=1, fidelity={"eta": eta}), table)
+    rung that has one) or a new architecture at the lowest rung; "best" by the value at the rung,
+    or with `--rank-by sotl` by the lowest training loss of its last epoch."""
+    table, eta, rungs = curve_table(train_loss=True), 3, (1, 3, 9)
+    t = run(Campaign(["valid_acc:max"], strategies=["asha"], budget=40, seeds=1,
+                     fidelity={"eta": eta, "rank_by": rank_by}), table)
+    loss = table.metrics["train_loss"][:, 0, :]
+    if rank_by == "sotl":
+        t["value"] = [-loss[table.lookup([a])[0], e - 1] for a, e in zip(t.arch, t.epochs)]
     results = [dict() for _ in rungs]  # rung -> {arch: value}
     promoted = [set() for _ in rungs]
     expected_promotions = 0
@@ -78,8 +88,49 @@ def test_asha_promotes_by_its_papers_rule():
             assert (row.arch, rung) == want, f"step {row.step}"
             promoted[rung - 1].add(row.arch)
         results[rung][row.arch] = row.value
-        assert row.value == pytest.approx(value_at(table, row.arch, row.epochs))
     assert expected_promotions >= 10
+    if rank_by == "value":
+        assert all(row.value == pytest.approx(value_at(table, row.arch, row.epochs)) for row in t.itertuples())
+
+
+def told_asha(values: dict[int, list[float]], losses: list[float]) -> "object":
+    """An `auto`-ranking ASHA on categorical:3x3 (rungs 1, 3, 9) told architecture i's `losses[i]`
+    and `values[e][i]` at e epochs by hand (no campaign), for e in `values`."""
+    from surrogate.search import get_strategy
+
+    asha = get_strategy("asha", "categorical:3x3", seed=0, fidelity={"max_epochs": EPOCHS}, rank_by="auto")
+    archs = get_space("categorical:3x3").enumerate()
+    for e, vals in values.items():
+        for i, v in enumerate(vals):
+            asha.tell_job(archs[i], e, v, {"train_loss": losses[i] if e == 1 else np.nan})
+    return asha
+
+
+def test_auto_ranks_a_rung_by_the_rule_that_ranked_longer_trainings_better():
+    losses = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]  # architecture 8 lowest
+    early = [9.0, 8, 7, 6, 5, 4, 3, 2, 1]  # the value at epoch 1 says the reverse
+    by_loss = {0: early, 3: [1.0, 2, 3, 4, 5, 6]}  # epoch 3 agrees with the losses
+    by_value = {0: early, 3: [6.0, 5, 4, 3, 2, 1]}  # epoch 3 agrees with epoch 1
+    rung = lambda asha: asha.scores(0)  # noqa: E731
+    loss_first = rung(told_asha({1: early, 3: by_loss[3]}, losses))
+    assert max(loss_first, key=loss_first.get) == max(range(9), key=lambda i: -losses[i])
+    value_first = rung(told_asha({1: early, 3: by_value[3]}, losses))
+    assert max(value_first, key=value_first.get) == 0
+    few = rung(told_asha({1: early, 3: by_loss[3][:4]}, losses))  # fewer than AUTO_PAIRS: the value
+    assert max(few, key=few.get) == 0
+
+
+def test_a_table_without_training_losses_ranks_by_value():
+    table = curve_table()
+    oracle = TableOracle(table, ["valid_acc"], "epoch_seconds")
+    assert np.isnan(oracle.recorded("train_loss", oracle.archs[:2], [1, None])).all()
+    with_loss = TableOracle(curve_table(train_loss=True), ["valid_acc"], "epoch_seconds")
+    i = with_loss.index(with_loss.archs[:2])
+    assert with_loss.recorded("train_loss", with_loss.archs[:2], [1, None]).tolist() == \
+        [with_loss.table.metrics["train_loss"][j, 0, e] for j, e in zip(i, (0, EPOCHS - 1))]
+    plain, sotl = (run(Campaign(["valid_acc:max"], strategies=["asha"], budget=30, seeds=1,
+                                fidelity={"eta": 3, "rank_by": r}), table) for r in ("value", "sotl"))
+    pd.testing.assert_frame_equal(plain.drop(columns="seconds_per_query"), sotl.drop(columns="seconds_per_query"))
 
 
 def test_hyperband_runs_its_brackets_in_turn():

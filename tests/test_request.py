@@ -129,6 +129,7 @@ def test_the_default_strategies_all_run(tmp_path, capsys):
     (["--fidelity", "epochs"], "needs per-epoch records"),
     (["--strategies", "asha"], "give --fidelity epochs"),
     (["--eta", "3"], "give --fidelity epochs too"),
+    (["--rank-by", "sotl"], "give --fidelity epochs too"),
     (["--fidelity", "epochs", "--eta", "1"], "--eta must be at least 2"),
     (["--budget-seconds", "0"], "--budget-seconds must be at least"),
     (["--epochs", "3"], "only for a live campaign"),
@@ -256,7 +257,9 @@ def test_signals_on_a_live_search_with_workers(tmp_path):
     assert proc.returncode == 130 and "Traceback" not in err and err.strip().splitlines()[-1] == "surrogate: interrupted"
 
     proc = _live(tmp_path / "term", "--budget", "40")
-    time.sleep(3)
+    deadline = time.time() + 60  # until the campaign trains (its handlers are set), however slow the imports
+    while time.time() < deadline and not (tmp_path / "term" / "records.h5.parts").exists():
+        time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and err.strip().splitlines()[-1] == "surrogate: terminated"

@@ -94,6 +94,9 @@ STRATEGIES: Registry[Family] = Registry("strategy", {
 WEIGHT_SHARING = ("enas", "darts")
 #: the strategies that train architectures partially (`--fidelity epochs`).
 MULTI_FIDELITY = ("sh", "hyperband", "asha", "median", "bohb", "asha-bo", "tpe-hb")
+#: the learning-curve rule ranking their partial trainings unless one is named (`fidelity.MultiFidelity`;
+#: tpe-hb ranks by value, Optuna's pruner).
+RANK_BY = "value"
 #: what a campaign runs when no strategies are named, by the kind of problem.
 DEFAULT_STRATEGIES = {"plain": ("bo", "re", "ls", "rs", "reinforce", "tpe"), "general": ("bo", "nsga2", "re", "rs"),
                       "fidelity": ("asha-bo", "bohb", "asha", "hyperband", "tpe-hb", "rs", "bo")}
@@ -119,6 +122,6 @@ def get_strategy(name: str, space, seed: int | None = None, problem: Any = None,
     return family(name)(space, seed=seed, problem=problem, **params)
 
 
-__all__ = ["DEFAULT_STRATEGIES", "MULTI_FIDELITY", "WEIGHT_SHARING", "Family", "STRATEGIES", "RandomSearch", "Strategy",
+__all__ = ["DEFAULT_STRATEGIES", "MULTI_FIDELITY", "RANK_BY", "WEIGHT_SHARING", "Family", "STRATEGIES", "RandomSearch", "Strategy",
            "default_strategies", "family",
            "get_strategy"]

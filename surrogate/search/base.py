@@ -32,6 +32,8 @@ class Strategy(ABC):
     vector_outcomes = False
     #: a multi-fidelity strategy's `fidelity.Fidelity`; None: every ask is a whole training
     fidelity = None
+    #: per-epoch columns a job's outcome comes with, beside the objective (`tell_job`'s `recorded`)
+    recorded_columns: tuple[str, ...] = ()
 
     def __init__(self, space: Space | str, seed: int | None = None):
         self.space = get_space(space)
@@ -92,8 +94,9 @@ class Strategy(ABC):
         strategy but the multi-fidelity ones, `search.fidelity`); None: nothing until a result comes."""
         return self.ask(), None
 
-    def tell_job(self, arch: np.ndarray, epochs: int | None, value) -> None:
-        """The outcome of a job `ask_job` gave."""
+    def tell_job(self, arch: np.ndarray, epochs: int | None, value, recorded: dict[str, float] | None = None) -> None:
+        """The outcome of a job `ask_job` gave; `recorded`: its `recorded_columns` at those epochs
+        (NaN where the oracle records none)."""
         self.tell(arch, value)
 
     def set_pending(self, archs: np.ndarray | None) -> None:

@@ -29,7 +29,7 @@ from surrogate import __version__
 from surrogate._io import atomic_write
 from surrogate.errors import UsageError
 from surrogate.features import ClassFeatures, default_features
-from surrogate.search import MULTI_FIDELITY, STRATEGIES, Strategy, default_strategies, get_strategy, pareto
+from surrogate.search import MULTI_FIDELITY, RANK_BY, STRATEGIES, Strategy, default_strategies, get_strategy, pareto
 from surrogate.search.oracle import Oracle, TableOracle
 from surrogate.search.problem import Problem, Truth, parse_constraint, parse_objectives
 
@@ -93,7 +93,7 @@ class Campaign:
             if name == "tpe-hb":
                 return {"fidelity": fidelity, "n_startup_trials": self.init}
             bo = {k: v for k, v in self.params_for("bo", oracle, problem).items() if k != "init"}
-            return {"fidelity": fidelity, "init": self.init,
+            return {"fidelity": fidelity, "init": self.init, "rank_by": self.fidelity.get("rank_by", RANK_BY),
                     **({"searcher_params": bo} if name in ("bohb", "asha-bo") else {})}
         if name == "predict-top":
             return {"init": self.init, "model": self.model, "pool_size": self.pool_size,
@@ -116,13 +116,14 @@ class Campaign:
         if self.fidelity is None:
             return None
         full = oracle.max_epochs(problem.objectives[0].name)
+        fields = {k: v for k, v in self.fidelity.items() if k != "rank_by"}  # the rule is the strategies' (params_for)
         if full is None:
             name = problem.objectives[0].name
             raise UsageError(f"--fidelity epochs needs per-epoch records of {name}: this table holds one value per "
                              "architecture" if oracle.table is not None else
                              f"--fidelity epochs: {name} is not a per-epoch metric, or these networks (language "
                              "models) are not trained partially yet")
-        return {"max_epochs": full, **self.fidelity}
+        return {"max_epochs": full, **fields}
 
     # --- checks -------------------------------------------------------------------------------------
     def validate(self, oracle: Oracle) -> tuple[Problem, Truth]:
@@ -201,7 +202,8 @@ class Campaign:
         slots = self.workers if simulated else oracle.parallel if asynchronous else self.batch
         rows: list[tuple] = []  # arch, epochs, outcome, seconds charged, epochs charged, finish
         trained: dict[int, tuple[int, float]] = {}  # class -> epochs trained in this run, and their seconds
-        running: list[tuple] = []  # heap of (finish, order, arch, epochs, outcome, told value, seconds, epochs charged)
+        running: list[tuple] = []  # heap of (finish, order, arch, epochs, outcome, told value, seconds, epochs charged,
+        #   recorded columns)
         futures: dict[Future, tuple] = {}  # asynchronous: the jobs in training, (order, arch, epochs)
         asked, started, now, spent, t0 = 0, 0.0, 0.0, 0.0, time.perf_counter()
 
@@ -239,13 +241,14 @@ class Campaign:
                 epochs = [e for _, e in wave]
                 answer = oracle.evaluate(archs, None if all(e is None for e in epochs) else epochs)
                 told = answer.values if search.vector_outcomes else problem.scalar(answer.values)
+                side = {c: oracle.recorded(c, archs, epochs) for c in search.recorded_columns}
                 for i, (arch, e) in enumerate(wave):
                     seconds, charged_epochs = charge(arch, e, answer.seconds[i])
                     started += np.nan_to_num(seconds)
                     duration = seconds if np.isfinite(seconds) else float(charged_epochs or 1)
                     finish = now + duration if simulated else 0.0
                     heapq.heappush(running, (finish, len(rows) + len(running), arch, e, answer.values[i], told[i],
-                                             seconds, charged_epochs))
+                                             seconds, charged_epochs, {c: float(v[i]) for c, v in side.items()}))
             if asynchronous:
                 if not futures:
                     break
@@ -257,14 +260,16 @@ class Campaign:
                     y = answer.values if search.vector_outcomes else problem.scalar(answer.values)
                     seconds, charged_epochs = charge(arch, e, answer.seconds[0])
                     started += np.nan_to_num(seconds)
-                    done.append((time.perf_counter() - t0, 0, arch, e, answer.values[0], y[0], seconds, charged_epochs))
+                    side = {c: float(oracle.recorded(c, arch, [e])[0]) for c in search.recorded_columns}
+                    done.append((time.perf_counter() - t0, 0, arch, e, answer.values[0], y[0], seconds, charged_epochs,
+                                 side))
             elif running:
                 done = [heapq.heappop(running)] if simulated else [heapq.heappop(running) for _ in range(len(running))]
             else:
                 break
             clock = time.perf_counter()
-            for finish, _, arch, e, outcome, y, seconds, charged_epochs in done:
-                search.tell_job(arch, e, y if search.vector_outcomes else float(y))
+            for finish, _, arch, e, outcome, y, seconds, charged_epochs, side in done:
+                search.tell_job(arch, e, y if search.vector_outcomes else float(y), side)
                 now = max(now, finish)
                 rows.append((arch, e, outcome, seconds, charged_epochs, finish))
             spent += time.perf_counter() - clock

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from surrogate.errors import UsageError
+from surrogate.search import RANK_BY
 from surrogate.search.base import Strategy
 from surrogate.spaces import Space
 
@@ -73,13 +74,29 @@ def _ranked(results: dict[int, float]) -> list[int]:
 class MultiFidelity(Strategy):
     """What every scheduler shares: results per rung, and new architectures from a `searcher`
     ("rs": uniform over new classes; "bo": the project's BO with `searcher_params`, fitted on the
-    highest rung holding `init` results, as BOHB)."""
+    highest rung holding `init` results, as BOHB).
+
+    `rank_by` is the learning-curve rule that ranks partial trainings (promotions, the median rule,
+    the searcher's labels on a partial rung): "value", the objective at the rung's epochs; "sotl",
+    the training loss of the rung's last epoch, lower better (SoTL-E with E = 1, Ru et al. 2021),
+    which early in training can rank the final accuracy better than the accuracy then does; or
+    "auto": per rung, whichever of the two ranks this run's results at later rungs better (Kendall
+    tau over the architectures trained further, once `AUTO_PAIRS` are), the value until then. A rung
+    whose jobs record no training loss (an oracle without the column) is ranked by value; the last
+    rung always is."""
 
     name = "multi-fidelity"
+    RANK_BY = ("value", "sotl", "auto")
+    AUTO_PAIRS = 5
 
     def __init__(self, space: Space | str, seed: int | None = None, fidelity: dict | None = None,
-                 searcher: str = "rs", searcher_params: dict | None = None, init: int = 10, model_on: str = "highest"):
+                 searcher: str = "rs", searcher_params: dict | None = None, init: int = 10, model_on: str = "highest",
+                 rank_by: str = RANK_BY):
         super().__init__(space, seed)
+        if rank_by not in self.RANK_BY:
+            raise UsageError(f"unknown rank_by {rank_by!r} ({', '.join(self.RANK_BY)})")
+        self.rank_by = rank_by
+        self.recorded_columns = ("train_loss",) if rank_by != "value" else ()
         if fidelity is None:
             raise UsageError(f"{self.name} trains architectures partially: give --fidelity epochs")
         self.fidelity = Fidelity(**fidelity)
@@ -94,6 +111,7 @@ class MultiFidelity(Strategy):
 
             self.searcher = get_strategy(searcher, self.space, seed=seed, init=init, **(searcher_params or {}))
         self.results: list[dict[int, float]] = [{} for _ in self.rungs]  # rung -> {class key: value}
+        self.losses: list[dict[int, float]] = [{} for _ in self.rungs]  # rung -> {class key: training loss}
         self.arch_of: dict[int, np.ndarray] = {}
 
     def restrict(self, archs: np.ndarray) -> "MultiFidelity":
@@ -112,10 +130,35 @@ class MultiFidelity(Strategy):
             s.condition([self.arch_of[k] for k, _, _ in told], [v for _, v, _ in told], self)
             s.observed_fidelity = np.array([f for _, _, f in told])
         else:
-            rung = next((r for r in reversed(self.results) if np.isfinite(list(r.values())).sum() >= self.init),
-                        self.results[0])
-            s.condition([self.arch_of[k] for k in rung], list(rung.values()), self)
+            rung = next((r for r in reversed(range(len(self.rungs)))
+                         if np.isfinite(list(self.results[r].values())).sum() >= self.init), 0)
+            scores = self.scores(rung)
+            s.condition([self.arch_of[k] for k in scores], list(scores.values()), self)
         return s.propose()
+
+    def scores(self, rung: int) -> dict[int, float]:
+        """What ranks rung `rung`'s results, higher better (`rank_by`): NaN ranks last."""
+        losses = self.losses[rung]
+        if rung == len(self.rungs) - 1 or not np.isfinite(list(losses.values())).any():
+            return self.results[rung]
+        by_loss = {k: -losses.get(k, np.nan) if np.isfinite(v) else np.nan for k, v in self.results[rung].items()}
+        if self.rank_by == "auto" and not self._ranks_better(by_loss, rung):
+            return self.results[rung]
+        return by_loss
+
+    def _ranks_better(self, by_loss: dict[int, float], rung: int) -> bool:
+        """Whether `by_loss` ranks rung `rung`'s architectures closer than their values do to how the
+        furthest rung holding `AUTO_PAIRS` of them ranks them."""
+        from scipy.stats import kendalltau
+
+        for later in reversed(self.results[rung + 1:]):
+            keys = [k for k, v in later.items() if np.isfinite(v) and np.isfinite(by_loss.get(k, np.nan))]
+            if len(keys) >= self.AUTO_PAIRS:
+                target = [later[k] for k in keys]
+                tau_loss = kendalltau([by_loss[k] for k in keys], target).statistic
+                tau_value = kendalltau([self.results[rung][k] for k in keys], target).statistic
+                return bool(np.nan_to_num(tau_loss, nan=-1) > np.nan_to_num(tau_value, nan=-1))
+        return False
 
     def rung_of(self, epochs: int | None) -> int:
         return len(self.rungs) - 1 if epochs is None else self.rungs.index(int(epochs))
@@ -129,10 +172,12 @@ class MultiFidelity(Strategy):
     def ask_job(self) -> tuple[np.ndarray, int] | None:
         return self.new_job()
 
-    def tell_job(self, arch: np.ndarray, epochs: int | None, value: float) -> None:
+    def tell_job(self, arch: np.ndarray, epochs: int | None, value: float, recorded: dict | None = None) -> None:
         key, rung = self._key(arch), self.rung_of(epochs)
         self.arch_of.setdefault(key, self.space.check(arch))
         self.results[rung][key] = float(value)
+        if recorded and "train_loss" in recorded:
+            self.losses[rung][key] = float(recorded["train_loss"])
         if key in self._pending or key not in self._seen:
             self.tell(arch, value)  # seen from its first result on: never asked new again
         self.told(key, rung, float(value))
@@ -153,7 +198,7 @@ class ASHA(MultiFidelity):
     def ask_job(self) -> tuple[np.ndarray, int]:
         eta = self.fidelity.eta
         for k in reversed(range(len(self.rungs) - 1)):
-            done = self.results[k]
+            done = self.scores(k)
             for key in _ranked(done)[: len(done) // eta]:
                 if key not in self.promoted[k] and np.isfinite(done[key]):
                     self.promoted[k].add(key)
@@ -177,8 +222,8 @@ class MedianStopping(MultiFidelity):
         return self.new_job()
 
     def told(self, key: int, rung: int, value: float) -> None:
-        values = np.array(list(self.results[rung].values()))
-        if rung + 1 < len(self.rungs) and np.isfinite(value) and value >= np.nanmedian(values):
+        scores = self.scores(rung)
+        if rung + 1 < len(self.rungs) and np.isfinite(scores[key]) and scores[key] >= np.nanmedian(list(scores.values())):
             self.queue.append((key, rung + 1))
 
 
@@ -241,7 +286,7 @@ class Hyperband(MultiFidelity):
     def told(self, key: int, rung: int, value: float) -> None:
         for b in self.open:
             if key in b.members and b.start + b.level == rung:
-                results = self.results[rung]
+                results = self.scores(rung)
                 if all(k in results for k in b.members) and b.started >= b.sizes[b.level]:
                     b.level += 1
                     if not b.done():
@@ -317,7 +362,7 @@ def _tpe_hyperband():
             self.arch_of[self._key(arch)] = arch
             return arch, self.rungs[0]
 
-        def tell_job(self, arch: np.ndarray, epochs: int | None, value: float) -> None:
+        def tell_job(self, arch: np.ndarray, epochs: int | None, value: float, recorded: dict | None = None) -> None:
             key = self._key(arch)
             rung = len(self.rungs) - 1 if epochs is None else self.rungs.index(int(epochs))
             if key not in self._seen:

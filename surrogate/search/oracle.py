@@ -72,6 +72,12 @@ class Oracle(ABC):
         """Epochs of a whole training when `column` is recorded per epoch (multi-fidelity), else None."""
         return None
 
+    def recorded(self, name: str, archs: np.ndarray, epochs: Sequence[int | None]) -> np.ndarray:
+        """(n,): per-epoch column `name` of each answered job after its epochs (None: a whole
+        training), beside the problem's columns (a learning-curve rule's training loss); NaN where
+        nothing records it. Read after `evaluate`/`finish`: it never trains."""
+        return np.full(len(np.atleast_2d(archs)), np.nan)
+
     @abstractmethod
     def exact(self, archs: np.ndarray) -> np.ndarray:
         """(n, len(exact_columns)): the exact columns of each architecture."""
@@ -221,6 +227,13 @@ class TableOracle(Oracle):
             self._curves[name] = _by_class(per_arch, self._inverse, "min" if name in COMPUTED else "mean")
         return self._curves[name]
 
+    def recorded(self, name: str, archs: np.ndarray, epochs: Sequence[int | None]) -> np.ndarray:
+        if name not in self.table.metrics or self.table.metrics[name].shape[2] < 2:
+            return super().recorded(name, archs, epochs)
+        curve = self.curve(name)
+        at = [curve.shape[1] if e is None else min(int(e), curve.shape[1]) for e in epochs]
+        return curve[self.index(archs), np.asarray(at) - 1]
+
     def evaluate(self, archs: np.ndarray, epochs: np.ndarray | None = None) -> Outcome:
         k = self.index(archs)
         if epochs is None or all(e is None for e in epochs):
@@ -348,6 +361,13 @@ class LiveOracle(Oracle):
             values[:, [self.columns.index(c) for c in self.exact_columns]] = self.exact(archs)
         return Outcome(values.reshape(len(records), len(self.columns)),
                        np.array([self._read(r, "job_seconds", w) for r, w in zip(records, want)]))
+
+    def recorded(self, name: str, archs: np.ndarray, epochs: Sequence[int | None]) -> np.ndarray:
+        if name not in self.config.epoch_metrics:
+            return super().recorded(name, archs, epochs)
+        full = int(self.config.epochs)
+        want = [full if e is None else int(e) for e in epochs]
+        return np.array([self._read(r, name, w) for r, w in zip(self.records(archs, want), want)], dtype=np.float64)
 
     def exact(self, archs: np.ndarray) -> np.ndarray:
         if not self.exact_columns:

@@ -23,7 +23,7 @@ import numpy as np
 
 from surrogate._io import check_output_folder, create_new, default_threads, note, torch_threads
 from surrogate.errors import UsageError
-from surrogate.search import WEIGHT_SHARING
+from surrogate.search import RANK_BY, WEIGHT_SHARING
 from surrogate.search.campaign import Campaign
 from surrogate.search.oracle import LiveOracle, Oracle, TableOracle, live_config
 from surrogate.search.problem import Problem, check_directions, metric_objective, parse_ref_point
@@ -88,6 +88,9 @@ OPTIONS = [
     ("min_epochs", "--min-epochs", dict(type=int, help="epochs of the lowest rung (default: 1)"), "fidelity"),
     ("eta", "--eta", dict(type=int, help="each rung trains eta times longer and keeps 1/eta (default: 3)"),
      "fidelity"),
+    ("rank_by", "--rank-by", dict(choices=["auto", "value", "sotl"], help="what ranks partial trainings at a rung: "
+                                  "the metric then (value), the training loss of their last epoch (sotl), or per rung "
+                                  "whichever ranked this run's longer trainings better (default: value)"), "fidelity"),
     ("seeds", "--seeds", dict(type=int, help="runs per strategy, seeds 0..N-1"), ""),
     ("init", "--init", dict(type=int, help="random queries before a model-based strategy starts"), ""),
     ("batch", "--batch", dict(type=int, help="architectures proposed at once (BO: q-acquisition)"), ""),
@@ -158,6 +161,7 @@ class SearchRequest:
     fidelity: str | None = None
     min_epochs: int | None = None
     eta: int | None = None
+    rank_by: str | None = None
     seeds: int = Campaign.seeds
     init: int = Campaign.init
     batch: int = Campaign.batch
@@ -242,8 +246,8 @@ class SearchRequest:
                              "(several objectives or constraints: one query at a time)")
         if self.strategies is not None and not self.strategies:
             raise UsageError("--strategies is empty")
-        if self.fidelity is None and (self.min_epochs is not None or self.eta is not None):
-            raise UsageError("--min-epochs and --eta shape partial trainings: give --fidelity epochs too")
+        if self.fidelity is None and (self.min_epochs is not None or self.eta is not None or self.rank_by is not None):
+            raise UsageError("--min-epochs, --eta and --rank-by shape partial trainings: give --fidelity epochs too")
         if bool(self.storage) != bool(self.study):
             raise UsageError("--storage and --study go together")
         if self.storage and (self.strategies is None or len(self.strategies) != 1 or self.validate_top
@@ -257,9 +261,11 @@ class SearchRequest:
                 raise UsageError("--validate-with pbt trains top picks: give --validate-top K too")
             if is_text(self.dataset):
                 raise UsageError("--validate-with pbt: population-based training of language models is not built yet")
-        if self.storage and (self.fidelity or self.budget_seconds):
-            raise UsageError("--fidelity and --budget-seconds run in one process (simulated --workers on a table, "
-                             "--workers live); workers sharing a --storage run whole trainings")
+        if self.storage and self.budget_seconds:
+            raise UsageError("--budget-seconds runs in one process (simulated --workers on a table, --workers live); "
+                             "workers sharing a --storage count whole trainings (--budget)")
+        if self.storage and self.rank_by not in (None, "value"):
+            raise UsageError("--rank-by: workers sharing a --storage rank partial trainings by value (Optuna's pruners)")
         if self.storage and set(self.strategies) & set(WEIGHT_SHARING):
             raise UsageError(f"{', '.join(self.strategies)} train a supernet live and cannot run as --storage workers")
 
@@ -317,7 +323,8 @@ class SearchRequest:
                         budget=self.budget if self.budget is not None or self.budget_seconds else Campaign.budget,
                         budget_seconds=self.budget_seconds, workers=1 if self.live else self.workers,
                         fidelity=None if self.fidelity is None else {"min_epochs": self.min_epochs or 1,
-                                                                     "eta": self.eta or 3},
+                                                                     "eta": self.eta or 3,
+                                                                     "rank_by": self.rank_by or RANK_BY},
                         batch=max(self.batch, self.workers) if plain and self.live else self.batch, model=self.model,
                         encoding=self.encoding, acq=self.acq, features=self.features, pool_size=self.pool_size,
                         report=self.report, validate_top=self.validate_top, weight_sharing=settings)
@@ -423,9 +430,11 @@ def _work(request: SearchRequest, campaign: Campaign, oracle: Oracle, problem: P
     if not problem.plain:
         raise UsageError("--objectives/--constraint campaigns run in one process (no --storage)")
     name = campaign.strategies[0]
+    fidelity = None if campaign.fidelity is None else {k: v for k, v in campaign.fidelity.items() if k != "rank_by"}
     try:
-        done = run_worker(oracle, str(problem.objectives[0]), name, request.storage, request.study, request.budget, seed=request.worker_seed,
-                          strategy_params=campaign.params_for(name, oracle, problem))
+        done = run_worker(oracle, str(problem.objectives[0]), name, request.storage, request.study, request.budget,
+                          seed=request.worker_seed, strategy_params=campaign.params_for(name, oracle, problem),
+                          fidelity=fidelity)
     finally:
         if isinstance(oracle, LiveOracle):
             oracle.export()
