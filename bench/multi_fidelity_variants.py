@@ -1,8 +1,9 @@
 """Variants of the default multi-fidelity strategy, simulated on a shipped table: BO fitted on the
 highest rung holding --init results (BOHB's rule, the default) or on every result with the
 fidelity as an input column (MOBSTER/DyHPO's joint model, `model_on="all"`), --min-epochs 1
-or 2, and the learning-curve rule ranking partial trainings (`rank_by`: "sotl", the default, or
-"value"). A variant is strategy:model_on:min_epochs[:rank_by]. Budget: 100 whole trainings' seconds, as bench/multi_fidelity.sh. Prints one line per
+or 2, and the learning-curve rule ranking partial trainings (`rank_by`: "value", the default,
+"sotl" or "auto"). A variant is strategy:model_on:min_epochs[:rank_by]. Budget: 100 whole
+trainings' seconds, as bench/multi_fidelity.sh. Prints one line per
 variant: the regret at 10/25/50/100 % of the budget, mean ± std over seeds 0..S-1, and the test_acc
 of each run's pick (its best whole training by valid_acc).
 

@@ -1,7 +1,8 @@
 """bench/results/multi_fidelity.md (and a figure per table) from bench/multi_fidelity.sh's and
 bench/pbt.sh's runs: regret at fractions of a budget of training seconds (mean, std and quartiles
 over seeds), epochs trained, the issue's three comparisons, 4 simulated workers against 1, and
-population-based training against random search. Sections after "## Reading" are kept as written."""
+population-based training against random search. Sections after "## Reading" are kept as written, and
+so is every section whose runs this machine does not hold."""
 
 from __future__ import annotations
 
@@ -206,18 +207,29 @@ def live_section() -> list[str]:
     return lines + [""]
 
 
+def _sections(text: str) -> dict[str, str]:
+    """The file's "## " sections by title, each with its text up to the next one."""
+    parts = ("\n" + text).split("\n## ")[1:]
+    return {part.split("\n", 1)[0]: "## " + part.rstrip("\n") + "\n" for part in parts}
+
+
 def main() -> None:
-    kept = ""
-    if OUT.exists() and "## Reading" in OUT.read_text():
-        kept = OUT.read_text()[OUT.read_text().index("## Reading"):]
+    """Sections whose runs are not on this machine (runs/ is not committed) are kept as written, so
+    rerunning one table's benchmark regenerates only its own section."""
+    old = _sections(OUT.read_text()) if OUT.exists() else {}
+    kept = old.pop("Reading", "")
     names = sorted(p.name for p in RUNS.iterdir() if p.is_dir() and not p.name.endswith("-w4")) if RUNS.exists() else []
+    new = {section[0][3:]: "\n".join(section) for section in
+           [table_section(n) for n in names] + [live_section(), pbt_section()]}
+    new = {title: text for title, text in new.items() if "(not run yet)" not in text or title not in old}
+    tables = sorted(t for t in {**old, **new} if t not in ("Live on Fashion-MNIST", "Population-based training"))
     lines = ["# Multi-fidelity search, simulated on tables; population-based training, live", "",
              "Made by `bench/multi_fidelity.sh` and `bench/pbt.sh`, then `bench/report_multi_fidelity.py`. "
              "Machine: this project's 2-core CPU machine (the simulations need no GPU; PBT trains on the CPU).", ""]
-    for name in names:
-        lines += table_section(name)
-    lines += live_section()
-    lines += pbt_section()
+    for title in [*tables, "Live on Fashion-MNIST", "Population-based training"]:
+        text = new.get(title, old.get(title))
+        if text is not None:
+            lines.append(text.rstrip("\n") + "\n")
     OUT.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
     print(f"wrote {OUT}")
 

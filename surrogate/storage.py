@@ -4,6 +4,7 @@ job queue and a search campaign's workers (`surrogate.search.distributed`) stand
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 import warnings
@@ -18,16 +19,31 @@ from surrogate.errors import UsageError
 POLL_SECONDS = 0.25
 
 
+#: system attrs of a trial that belong to the pruner's view of that run (`SuccessiveHalvingPruner`'s
+#: rungs), which a retry must not inherit: the retry is a new trial, possibly in another bracket.
+PRUNER_ATTRS = "completed_rung_"
+
+
+def _retry_callback(max_retry: int):
+    """Optuna's retry of stale trials, re-queueing a failed trial's params without its pruner state."""
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)  # optuna >= 4.9
+    base = retry or optuna.storages.RetryFailedTrialCallback
+
+    class Retry(base):
+        def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            trial = copy.deepcopy(trial)
+            trial._system_attrs = {k: v for k, v in trial.system_attrs.items() if not k.startswith(PRUNER_ATTRS)}
+            super().__call__(study, trial)
+
+    return {"heartbeat_stale_trial_callback" if retry else "failed_trial_callback": Retry(max_retry=max_retry)}
+
+
 def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | None = None,
                  max_retry: int = 3) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats and retry of stale trials (UsageError when unreachable)."""
-    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (optuna.exceptions.ExperimentalWarning, FutureWarning))
-        if retry is not None:  # optuna >= 4.9
-            callback = {"heartbeat_stale_trial_callback": retry(max_retry=max_retry)}
-        else:
-            callback = {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=max_retry)}
+        callback = _retry_callback(max_retry)
         for _ in range(5):
             try:
                 return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_interval,

@@ -128,7 +128,7 @@ def _check_rungs(url: str, study_name: str, table: Path, budget: int) -> list[op
     return trials
 
 
-def test_asha_runs_as_storage_workers_stopping_trainings_through_the_studys_pruner(curve_path, tmp_path):
+def test_asha_bo_runs_as_storage_workers_stopping_trainings_through_the_studys_pruner(curve_path, tmp_path):
     from surrogate.cli import main
 
     url = f"sqlite:///{tmp_path / 'asha.db'}"
@@ -140,6 +140,27 @@ def test_asha_runs_as_storage_workers_stopping_trainings_through_the_studys_prun
         run_worker(str(curve_path), "acc", "asha", url, "other", 3)
     with pytest.raises(UsageError, match="cannot run as workers sharing a storage"):
         run_worker(str(curve_path), "acc", "tpe-hb", url, "other", 3, fidelity={})
+    with pytest.raises(UsageError, match="needs about 261 architecture classes"):
+        run_worker(str(curve_path), "acc", "asha", url, "other", 29, fidelity={})  # 29 x 3^2 > 256
+
+
+def test_a_retried_trial_does_not_inherit_its_pruner_state(tmp_path):
+    """The retry of a stale trial is a new trial (in Hyperband, maybe another bracket): it keeps
+    the failed one's params and claim, not the rungs the pruner recorded for it."""
+    import time
+
+    from surrogate.storage import fail_stale, open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=1, grace_period=1)
+    study = optuna.create_study(storage=storage, study_name="s")
+    orphan = study.ask({"d0": optuna.distributions.CategoricalDistribution(["0", "1"])})
+    storage.set_trial_system_attr(orphan._trial_id, "completed_rung_0", 0.5)
+    storage.set_trial_system_attr(orphan._trial_id, CLAIM_ATTR, [1])
+    time.sleep(1.5)
+    fail_stale(study)
+    retry = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.WAITING]
+    assert len(retry) == 1 and retry[0].params == orphan.params and retry[0].system_attrs[CLAIM_ATTR] == [1]
+    assert not any(k.startswith("completed_rung_") for k in retry[0].system_attrs)
 
 
 def _spawn(table: Path, url: str, study: str, budget: int, *extra: str) -> subprocess.Popen:

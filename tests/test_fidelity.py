@@ -109,15 +109,16 @@ def told_asha(values: dict[int, list[float]], losses: list[float]) -> "object":
 def test_auto_ranks_a_rung_by_the_rule_that_ranked_longer_trainings_better():
     losses = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]  # architecture 8 lowest
     early = [9.0, 8, 7, 6, 5, 4, 3, 2, 1]  # the value at epoch 1 says the reverse
-    by_loss = {0: early, 3: [1.0, 2, 3, 4, 5, 6]}  # epoch 3 agrees with the losses
-    by_value = {0: early, 3: [6.0, 5, 4, 3, 2, 1]}  # epoch 3 agrees with epoch 1
-    rung = lambda asha: asha.scores(0)  # noqa: E731
-    loss_first = rung(told_asha({1: early, 3: by_loss[3]}, losses))
-    assert max(loss_first, key=loss_first.get) == max(range(9), key=lambda i: -losses[i])
-    value_first = rung(told_asha({1: early, 3: by_value[3]}, losses))
-    assert max(value_first, key=value_first.get) == 0
-    few = rung(told_asha({1: early, 3: by_loss[3][:4]}, losses))  # fewer than AUTO_PAIRS: the value
-    assert max(few, key=few.get) == 0
+    agrees_with_losses = [1.0, 2, 3, 4, 5, 6]  # epoch 3's values of architectures 0-5
+    agrees_with_values = [6.0, 5, 4, 3, 2, 1]
+    best = lambda asha, rung=0: max(asha.scores(rung), key=asha.scores(rung).get)  # noqa: E731
+    assert best(told_asha({1: early, 3: agrees_with_losses}, losses)) == 8  # the lowest loss
+    assert best(told_asha({1: early, 3: agrees_with_values}, losses)) == 0
+    assert best(told_asha({1: early, 3: agrees_with_losses[:4]}, losses)) == 0  # fewer than AUTO_PAIRS: the value
+    last = told_asha({1: early, 3: agrees_with_losses, EPOCHS: agrees_with_values[:2]}, losses)
+    assert best(last, rung=2) == 0  # the last rung: always the value
+    last.rank_by = "value"
+    assert best(last) == 0  # the value whatever was recorded
 
 
 def test_a_table_without_training_losses_ranks_by_value():
@@ -125,9 +126,9 @@ def test_a_table_without_training_losses_ranks_by_value():
     oracle = TableOracle(table, ["valid_acc"], "epoch_seconds")
     assert np.isnan(oracle.recorded("train_loss", oracle.archs[:2], [1, None])).all()
     with_loss = TableOracle(curve_table(train_loss=True), ["valid_acc"], "epoch_seconds")
-    i = with_loss.index(with_loss.archs[:2])
+    rows = with_loss.table.lookup(with_loss.space.format_many(with_loss.archs[:2]))  # categorical: no isomorphs
     assert with_loss.recorded("train_loss", with_loss.archs[:2], [1, None]).tolist() == \
-        [with_loss.table.metrics["train_loss"][j, 0, e] for j, e in zip(i, (0, EPOCHS - 1))]
+        [with_loss.table.metrics["train_loss"][j, 0, e] for j, e in zip(rows, (0, EPOCHS - 1))]
     plain, sotl = (run(Campaign(["valid_acc:max"], strategies=["asha"], budget=30, seeds=1,
                                 fidelity={"eta": 3, "rank_by": r}), table) for r in ("value", "sotl"))
     pd.testing.assert_frame_equal(plain.drop(columns="seconds_per_query"), sotl.drop(columns="seconds_per_query"))

@@ -93,7 +93,8 @@ class Campaign:
             if name == "tpe-hb":
                 return {"fidelity": fidelity, "n_startup_trials": self.init}
             bo = {k: v for k, v in self.params_for("bo", oracle, problem).items() if k != "init"}
-            return {"fidelity": fidelity, "init": self.init, "rank_by": self.fidelity.get("rank_by", RANK_BY),
+            rule = self.fidelity.get("rank_by", RANK_BY)  # named only when not the default: old keys hold
+            return {"fidelity": fidelity, "init": self.init, **({"rank_by": rule} if rule != RANK_BY else {}),
                     **({"searcher_params": bo} if name in ("bohb", "asha-bo") else {})}
         if name == "predict-top":
             return {"init": self.init, "model": self.model, "pool_size": self.pool_size,

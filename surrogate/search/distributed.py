@@ -21,7 +21,8 @@ Multi-fidelity workers (`fidelity`, strategies `asha`, `asha-bo`, `hyperband`, `
 a trial is one architecture trained rung by rung (`fidelity.Fidelity.rungs`). At each rung it
 reports its value to the study's Optuna pruner, which keeps it or stops it (PRUNED): ASHA is
 Optuna's `SuccessiveHalvingPruner`, Hyperband its `HyperbandPruner`, the median rule its
-`MedianPruner`. New architectures come from the sampler's strategy (`rs`, or `bo` for asha-bo and
+`MedianPruner` (which compares with the median of *completed* trials at that epoch, where the
+in-process `median` compares with every value its rung has seen). New architectures come from the sampler's strategy (`rs`, or `bo` for asha-bo and
 bohb, fitted on the whole trainings), and `budget` counts whole trainings (COMPLETE trials); PRUNED
 trials were trained partially. A live worker checkpoints every rung (`LiveOracle`), so the
 re-queued retry of a killed trial resumes its training where the checkpoint left it.
@@ -80,7 +81,7 @@ def run_worker(source: str | Oracle, metric: str, strategy: str, storage: str, s
     `source` is the tabular benchmark's path or any `Oracle` answering that column (a `LiveOracle`
     trains each trial's architecture on this machine, into its own records).
 
-    `simulate_seconds` sleeps in each trial, standing in for training. Archs absent from the table
+    `simulate_seconds` sleeps in each trial (at each rung), standing in for training. Archs absent from the table
     (or NaN there) end as FAIL trials, which do not count towards the budget. `fidelity`
     ({"min_epochs", "eta"}): trials trained rung by rung under a pruner, `strategy` one of
     `PRUNED_STRATEGIES` (module doc).
@@ -116,6 +117,10 @@ def run_worker(source: str | Oracle, metric: str, strategy: str, storage: str, s
     if budget > target.max_queries(problem):
         raise UsageError(f"budget {budget} exceeds the {target.max_queries(problem)} architecture classes "
                          f"with a {objective.name!r} value")
+    if pruner is not None and budget * schedule.eta ** (len(rungs) - 1) > target.max_queries(problem):
+        raise UsageError(f"budget {budget} whole trainings: the pruner stops most trainings early, so it needs "
+                         f"about {budget * schedule.eta ** (len(rungs) - 1)} architecture classes (budget x eta^"
+                         f"{len(rungs) - 1}), and {target.max_queries(problem)} have a {objective.name!r} value")
     sampler = SurrogateSampler(strategy, space=space, seed=seed, **(strategy_params or {}))
     rdb = open_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     direction = "maximize" if objective.maximize else "minimize"
@@ -198,7 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"--strategy-params is not JSON: {err}") from None
         if not isinstance(params, dict):
             raise UsageError("--strategy-params must be a JSON object")
-        fidelity = None if args.fidelity is None else json.loads(args.fidelity)
+        try:
+            fidelity = None if args.fidelity is None else dict(json.loads(args.fidelity))
+        except (ValueError, TypeError) as err:
+            raise UsageError(f"--fidelity is not a JSON object: {err}") from None
+        if fidelity is not None and not set(fidelity) <= {"min_epochs", "eta"}:
+            raise UsageError(f"--fidelity holds min_epochs and eta, not {', '.join(set(fidelity) - {'min_epochs', 'eta'})}")
         done = run_worker(args.table, args.metric, args.strategy, args.storage, args.study, args.budget,
                           seed=args.seed, strategy_params=params, simulate_seconds=args.simulate_seconds,
                           heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period,

@@ -82,19 +82,20 @@ class MultiFidelity(Strategy):
     which early in training can rank the final accuracy better than the accuracy then does; or
     "auto": per rung, whichever of the two ranks this run's results at later rungs better (Kendall
     tau over the architectures trained further, once `AUTO_PAIRS` are), the value until then. A rung
-    whose jobs record no training loss (an oracle without the column) is ranked by value; the last
-    rung always is."""
+    where some job with a value recorded no training loss (an oracle without the column) is ranked
+    by value; the last rung always is. `model_on="all"` labels its searcher with values whatever
+    the rule."""
 
     name = "multi-fidelity"
-    RANK_BY = ("value", "sotl", "auto")
+    RULES = ("value", "sotl", "auto")
     AUTO_PAIRS = 5
 
     def __init__(self, space: Space | str, seed: int | None = None, fidelity: dict | None = None,
                  searcher: str = "rs", searcher_params: dict | None = None, init: int = 10, model_on: str = "highest",
                  rank_by: str = RANK_BY):
         super().__init__(space, seed)
-        if rank_by not in self.RANK_BY:
-            raise UsageError(f"unknown rank_by {rank_by!r} ({', '.join(self.RANK_BY)})")
+        if rank_by not in self.RULES:
+            raise UsageError(f"unknown rank_by {rank_by!r} ({', '.join(self.RULES)})")
         self.rank_by = rank_by
         self.recorded_columns = ("train_loss",) if rank_by != "value" else ()
         if fidelity is None:
@@ -138,10 +139,11 @@ class MultiFidelity(Strategy):
 
     def scores(self, rung: int) -> dict[int, float]:
         """What ranks rung `rung`'s results, higher better (`rank_by`): NaN ranks last."""
-        losses = self.losses[rung]
-        if rung == len(self.rungs) - 1 or not np.isfinite(list(losses.values())).any():
-            return self.results[rung]
-        by_loss = {k: -losses.get(k, np.nan) if np.isfinite(v) else np.nan for k, v in self.results[rung].items()}
+        losses, results = self.losses[rung], self.results[rung]
+        if self.rank_by == "value" or rung == len(self.rungs) - 1 or \
+                any(np.isfinite(v) and not np.isfinite(losses.get(k, np.nan)) for k, v in results.items()):
+            return results  # a finite value without a loss: the rung's jobs do not all record one
+        by_loss = {k: -losses[k] if np.isfinite(v) else np.nan for k, v in results.items()}
         if self.rank_by == "auto" and not self._ranks_better(by_loss, rung):
             return self.results[rung]
         return by_loss

@@ -75,7 +75,7 @@ class Oracle(ABC):
     def recorded(self, name: str, archs: np.ndarray, epochs: Sequence[int | None]) -> np.ndarray:
         """(n,): per-epoch column `name` of each answered job after its epochs (None: a whole
         training), beside the problem's columns (a learning-curve rule's training loss); NaN where
-        nothing records it. Read after `evaluate`/`finish`: it never trains."""
+        nothing records it. Read after `evaluate`/`finish` of those jobs, whose records then exist."""
         return np.full(len(np.atleast_2d(archs)), np.nan)
 
     @abstractmethod

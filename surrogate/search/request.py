@@ -322,9 +322,9 @@ class SearchRequest:
                         strategies=self.strategies, seeds=self.seeds, init=self.init,
                         budget=self.budget if self.budget is not None or self.budget_seconds else Campaign.budget,
                         budget_seconds=self.budget_seconds, workers=1 if self.live else self.workers,
-                        fidelity=None if self.fidelity is None else {"min_epochs": self.min_epochs or 1,
-                                                                     "eta": self.eta or 3,
-                                                                     "rank_by": self.rank_by or RANK_BY},
+                        fidelity=None if self.fidelity is None else {
+                            "min_epochs": self.min_epochs or 1, "eta": self.eta or 3,
+                            **({"rank_by": self.rank_by} if self.rank_by not in (None, RANK_BY) else {})},
                         batch=max(self.batch, self.workers) if plain and self.live else self.batch, model=self.model,
                         encoding=self.encoding, acq=self.acq, features=self.features, pool_size=self.pool_size,
                         report=self.report, validate_top=self.validate_top, weight_sharing=settings)
