@@ -283,7 +283,7 @@ def test_five_random_kills_lose_nothing(postgres_url, table_path, curve_path, st
     replaced at once). The campaign still ends with exactly `budget` COMPLETE trials of distinct
     classes, nothing stays RUNNING, and every other trial was reclaimed (FAIL, re-queued) or is a
     surplus start (PRUNED); with asha (each rung a simulated training), PRUNED also as ASHA stopped it."""
-    budget, rng = 20 if strategy == "rs" else 8, np.random.default_rng(7)
+    budget, rng = 20 if strategy == "rs" else 6, np.random.default_rng(7)
     slow = ("--strategy", strategy, "--simulate-seconds", "0.5" if strategy == "rs" else "0.1",
             "--heartbeat-interval", "1", "--grace-period", "2")
     if strategy == "asha":
