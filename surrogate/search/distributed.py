@@ -22,10 +22,11 @@ a trial is one architecture trained rung by rung (`fidelity.Fidelity.rungs`). At
 reports its value to the study's Optuna pruner, which keeps it or stops it (PRUNED): ASHA is
 Optuna's `SuccessiveHalvingPruner`, Hyperband its `HyperbandPruner`, the median rule its
 `MedianPruner` (which compares with the median of *completed* trials at that epoch, where the
-in-process `median` compares with every value its rung has seen). New architectures come from the sampler's strategy (`rs`, or `bo` for asha-bo and
-bohb, fitted on the whole trainings), and `budget` counts whole trainings (COMPLETE trials); PRUNED
-trials were trained partially. A live worker checkpoints every rung (`LiveOracle`), so the
-re-queued retry of a killed trial resumes its training where the checkpoint left it.
+in-process `median` compares with every value its rung has seen). New architectures come from the
+sampler's strategy (`rs`, or `bo` for asha-bo and bohb, fitted on the whole trainings), and
+`budget` counts whole trainings (COMPLETE trials); PRUNED trials were trained partially. A live
+worker checkpoints every rung (`LiveOracle`, under its own output folder), so the re-queued retry of
+a killed trial on the same machine resumes its training where the checkpoint left it.
 
 Seeds: every worker may get the same `seed`; the sampler reseeds its strategy from (seed, trial
 number), so draws differ between trials and a single worker is reproducible.
@@ -81,8 +82,8 @@ def run_worker(source: str | Oracle, metric: str, strategy: str, storage: str, s
     `source` is the tabular benchmark's path or any `Oracle` answering that column (a `LiveOracle`
     trains each trial's architecture on this machine, into its own records).
 
-    `simulate_seconds` sleeps in each trial (at each rung), standing in for training. Archs absent from the table
-    (or NaN there) end as FAIL trials, which do not count towards the budget. `fidelity`
+    `simulate_seconds` sleeps in each trial (at each rung), standing in for training. Archs absent
+    from the table (or NaN there) end as FAIL trials, which do not count towards the budget. `fidelity`
     ({"min_epochs", "eta"}): trials trained rung by rung under a pruner, `strategy` one of
     `PRUNED_STRATEGIES` (module doc).
     """
@@ -207,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             fidelity = None if args.fidelity is None else dict(json.loads(args.fidelity))
         except (ValueError, TypeError) as err:
             raise UsageError(f"--fidelity is not a JSON object: {err}") from None
-        if fidelity is not None and not set(fidelity) <= {"min_epochs", "eta"}:
-            raise UsageError(f"--fidelity holds min_epochs and eta, not {', '.join(set(fidelity) - {'min_epochs', 'eta'})}")
+        unknown = set(fidelity or ()) - {"min_epochs", "eta"}
+        if unknown:
+            raise UsageError(f"--fidelity holds min_epochs and eta, not {', '.join(sorted(unknown))}")
         done = run_worker(args.table, args.metric, args.strategy, args.storage, args.study, args.budget,
                           seed=args.seed, strategy_params=params, simulate_seconds=args.simulate_seconds,
                           heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period,

@@ -144,9 +144,7 @@ class MultiFidelity(Strategy):
                 any(np.isfinite(v) and not np.isfinite(losses.get(k, np.nan)) for k, v in results.items()):
             return results  # a finite value without a loss: the rung's jobs do not all record one
         by_loss = {k: -losses[k] if np.isfinite(v) else np.nan for k, v in results.items()}
-        if self.rank_by == "auto" and not self._ranks_better(by_loss, rung):
-            return self.results[rung]
-        return by_loss
+        return results if self.rank_by == "auto" and not self._ranks_better(by_loss, rung) else by_loss
 
     def _ranks_better(self, by_loss: dict[int, float], rung: int) -> bool:
         """Whether `by_loss` ranks rung `rung`'s architectures closer than their values do to how the

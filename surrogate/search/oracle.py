@@ -227,21 +227,25 @@ class TableOracle(Oracle):
             self._curves[name] = _by_class(per_arch, self._inverse, "min" if name in COMPUTED else "mean")
         return self._curves[name]
 
+    def _at(self, name: str, k: np.ndarray, epochs: Sequence[int | None]) -> np.ndarray:
+        """Column `name`'s curve of classes `k` after each one's epochs (None: the last; a column
+        recorded once reads the same at every epoch)."""
+        curve = self.curve(name)
+        at = [curve.shape[1] if e is None else min(int(e), curve.shape[1]) for e in epochs]
+        return curve[k, np.asarray(at) - 1]
+
     def recorded(self, name: str, archs: np.ndarray, epochs: Sequence[int | None]) -> np.ndarray:
         if name not in self.table.metrics or self.table.metrics[name].shape[2] < 2:
             return super().recorded(name, archs, epochs)
-        curve = self.curve(name)
-        at = [curve.shape[1] if e is None else min(int(e), curve.shape[1]) for e in epochs]
-        return curve[self.index(archs), np.asarray(at) - 1]
+        return self._at(name, self.index(archs), epochs)
 
     def evaluate(self, archs: np.ndarray, epochs: np.ndarray | None = None) -> Outcome:
         k = self.index(archs)
         if epochs is None or all(e is None for e in epochs):
             return Outcome(self.values[k], np.full(len(k), np.nan) if self.seconds is None else self.seconds[k])
         at = [self.max_epochs(self.columns[0]) if e is None else int(e) for e in epochs]
-        read = lambda curve: curve[k, np.minimum(at, curve.shape[1]) - 1]  # noqa: E731
-        values = np.column_stack([read(self.curve(c)) for c in self.columns])
-        return Outcome(values, np.full(len(k), np.nan) if self.seconds is None else read(self.curve("seconds")))
+        values = np.column_stack([self._at(c, k, at) for c in self.columns])
+        return Outcome(values, np.full(len(k), np.nan) if self.seconds is None else self._at("seconds", k, at))
 
     def exact(self, archs: np.ndarray) -> np.ndarray:
         return self.values[self.index(archs)][:, [self.columns.index(c) for c in self.exact_columns]]
