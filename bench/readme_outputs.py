@@ -54,7 +54,8 @@ def blocks(text: str) -> list[tuple[int, int, re.Match]]:
 def render(marker: re.Match) -> list[str]:
     mode, count, command = marker.groups()
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-           "COLUMNS": "120", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+           "COLUMNS": "120", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+           "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "Haswell")}  # as tests/conftest.py
     run = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(f"`{command}` failed (exit {run.returncode}): {run.stderr.strip().splitlines()[-1:]}")
