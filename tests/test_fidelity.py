@@ -62,9 +62,11 @@ def test_asha_promotes_by_its_papers_rule(rank_by):
     """Replay: before each job, the paper's rule (Li et al. 2020, Alg. 2) over the results told so
     far says whether it is a promotion (the best not-yet-promoted of the top 1/eta of the highest
     rung that has one) or a new architecture at the lowest rung; "best" by the value at the rung,
-    or with `--rank-by sotl` by the lowest training loss of its last epoch."""
+    or with `--rank-by sotl` by the lowest training loss of its last epoch. Once all 27 classes are
+    started, the best not-yet-promoted of the highest rung below the last goes on, whatever its
+    place, so the budget is spent."""
     table, eta, rungs = curve_table(train_loss=True), 3, (1, 3, 9)
-    t = run(Campaign(["valid_acc:max"], strategies=["asha"], budget=40, seeds=1,
+    t = run(Campaign(["valid_acc:max"], strategies=["asha"], budget=50, seeds=1,
                      fidelity={"eta": eta, "rank_by": rank_by}), table)
     loss = table.metrics["train_loss"][:, 0, :]
     if rank_by == "sotl":
@@ -75,12 +77,12 @@ def test_asha_promotes_by_its_papers_rule(rank_by):
     for row in t.itertuples():
         rung = rungs.index(row.epochs)
         want = None
-        for k in reversed(range(len(rungs) - 1)):
-            top = sorted(results[k], key=lambda a: -results[k][a])[: len(results[k]) // eta]
-            free = [a for a in top if a not in promoted[k]]
-            if free:
-                want = (free[0], k + 1)
-                break
+        for quota in (eta, 1) if len(results[0]) == len(table.archs) else (eta,):  # 1: every class started
+            for k in reversed(range(len(rungs) - 1)):
+                top = sorted(results[k], key=lambda a: -results[k][a])[: len(results[k]) // quota]
+                free = [a for a in top if a not in promoted[k]]
+                if free and want is None:
+                    want = (free[0], k + 1)
         if want is None:
             assert rung == 0 and all(row.arch not in r for r in results), f"step {row.step}: a new architecture"
         else:
@@ -88,7 +90,7 @@ def test_asha_promotes_by_its_papers_rule(rank_by):
             assert (row.arch, rung) == want, f"step {row.step}"
             promoted[rung - 1].add(row.arch)
         results[rung][row.arch] = row.value
-    assert expected_promotions >= 10
+    assert expected_promotions >= 10 and len(t) == 50 and len(set(t.arch)) == 27
     if rank_by == "value":
         assert all(row.value == pytest.approx(value_at(table, row.arch, row.epochs)) for row in t.itertuples())
 

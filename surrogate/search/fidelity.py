@@ -22,7 +22,9 @@ Epochs run on rungs: `min_epochs * eta**k` below `max_epochs`, then `max_epochs`
 
 Synchronous schedules (`sh`, `hyperband`, `bohb`) open their next bracket when every open one waits
 for results, so no worker idles (as Syne Tune's synchronous Hyperband). Architectures count once by
-isomorphism class, as everywhere (`Strategy`).
+isomorphism class, as everywhere (`Strategy`). When every class of a table has been started, the
+schedulers still spend the budget: a free worker continues the best result of the highest rung not
+trained further (`MultiFidelity.continue_best`); without that a small table would end a run early.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ class MultiFidelity(Strategy):
         self.results: list[dict[int, float]] = [{} for _ in self.rungs]  # rung -> {class key: value}
         self.losses: list[dict[int, float]] = [{} for _ in self.rungs]  # rung -> {class key: training loss}
         self.arch_of: dict[int, np.ndarray] = {}
+        self.reached: dict[int, int] = {}  # class key -> the highest rung asked of it (running or told)
 
     def restrict(self, archs: np.ndarray) -> "MultiFidelity":
         super().restrict(archs)
@@ -164,17 +167,46 @@ class MultiFidelity(Strategy):
         return len(self.rungs) - 1 if epochs is None else self.rungs.index(int(epochs))
 
     # --- jobs ----------------------------------------------------------------------------------------
-    def new_job(self, rung: int = 0) -> tuple[np.ndarray, int]:
-        arch = self.ask()
-        self.arch_of[self._key(arch)] = arch
-        return arch, self.rungs[rung]
-
     def ask_job(self) -> tuple[np.ndarray, int] | None:
+        job = self.next_job()
+        return job if job is not None or not self.exhausted() else self.continue_best()
+
+    def next_job(self) -> tuple[np.ndarray, int] | None:
+        """The scheduler's rule (default: a new architecture); None: nothing to start now."""
         return self.new_job()
+
+    def new_job(self, rung: int = 0) -> tuple[np.ndarray, int] | None:
+        """A new architecture at `rung`; None once every class has been asked."""
+        if self.exhausted():
+            return None
+        arch = self.ask()
+        key = self._key(arch)
+        self.arch_of[key] = arch
+        return self.job(key, rung)
+
+    def job(self, key: int, rung: int) -> tuple[np.ndarray, int]:
+        self.reached[key] = max(rung, self.reached.get(key, rung))
+        return self.arch_of[key], self.rungs[rung]
+
+    def planned(self) -> set[int]:
+        """Classes the scheduler itself will continue (not for `continue_best` to take)."""
+        return set()
+
+    def continue_best(self) -> tuple[np.ndarray, int] | None:
+        """The best result of the highest rung below the last that is neither trained further nor
+        planned, one rung on; None when there is none (every result whole, or in training)."""
+        planned = self.planned()
+        for k in reversed(range(len(self.rungs) - 1)):
+            scores = self.scores(k)
+            for key in _ranked(scores):
+                if np.isfinite(scores[key]) and self.reached[key] == k and key not in planned:
+                    return self.job(key, k + 1)
+        return None
 
     def tell_job(self, arch: np.ndarray, epochs: int | None, value: float, recorded: dict | None = None) -> None:
         key, rung = self._key(arch), self.rung_of(epochs)
         self.arch_of.setdefault(key, self.space.check(arch))
+        self.reached[key] = max(rung, self.reached.get(key, rung))
         self.results[rung][key] = float(value)
         if recorded and "train_loss" in recorded:
             self.losses[rung][key] = float(recorded["train_loss"])
@@ -191,18 +223,13 @@ class ASHA(MultiFidelity):
 
     name = "asha"
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.promoted: list[set[int]] = [set() for _ in self.rungs]
-
-    def ask_job(self) -> tuple[np.ndarray, int]:
+    def next_job(self) -> tuple[np.ndarray, int] | None:
         eta = self.fidelity.eta
         for k in reversed(range(len(self.rungs) - 1)):
             done = self.scores(k)
             for key in _ranked(done)[: len(done) // eta]:
-                if key not in self.promoted[k] and np.isfinite(done[key]):
-                    self.promoted[k].add(key)
-                    return self.arch_of[key], self.rungs[k + 1]
+                if self.reached[key] == k and np.isfinite(done[key]):  # not promoted yet
+                    return self.job(key, k + 1)
         return self.new_job()
 
 
@@ -215,11 +242,13 @@ class MedianStopping(MultiFidelity):
         super().__init__(*args, **kwargs)
         self.queue: list[tuple[int, int]] = []
 
-    def ask_job(self) -> tuple[np.ndarray, int]:
+    def next_job(self) -> tuple[np.ndarray, int] | None:
         if self.queue:
-            key, rung = self.queue.pop(0)
-            return self.arch_of[key], self.rungs[rung]
+            return self.job(*self.queue.pop(0))
         return self.new_job()
+
+    def planned(self) -> set[int]:
+        return {key for key, _ in self.queue}
 
     def told(self, key: int, rung: int, value: float) -> None:
         scores = self.scores(rung)
@@ -260,7 +289,7 @@ class Hyperband(MultiFidelity):
         self.opened = 0
         self.open: list[_Bracket] = []
 
-    def ask_job(self) -> tuple[np.ndarray, int]:
+    def next_job(self) -> tuple[np.ndarray, int] | None:
         for bracket in self.open:
             job = self._next(bracket)
             if job is not None:
@@ -270,30 +299,44 @@ class Hyperband(MultiFidelity):
         self.open.append(_Bracket(start, list(sizes)))  # its own copy: a rung may shrink (NaN results)
         return self._next(self.open[-1])
 
+    def planned(self) -> set[int]:
+        return {k for b in self.open for k in (*b.members, *(b.todo or ()))}
+
     def _next(self, b: _Bracket) -> tuple[np.ndarray, int] | None:
         if b.done() or b.started >= b.sizes[b.level]:
             return None
-        b.started += 1
         rung = b.start + b.level
         if b.todo is None:
-            arch, epochs = self.new_job(rung)
-            b.members.append(self._key(arch))
-            return arch, epochs
-        key = b.todo.pop(0)
-        b.members.append(key)
-        return self.arch_of[key], self.rungs[rung]
+            job = self.new_job(rung)
+            if job is None:  # no class left to start: the rung runs with the ones it has
+                b.sizes[b.level] = b.started
+                self._advance(b)
+                return None
+            b.members.append(self._key(job[0]))
+        else:
+            b.members.append(b.todo.pop(0))
+            job = self.job(b.members[-1], rung)
+        b.started += 1
+        return job
 
     def told(self, key: int, rung: int, value: float) -> None:
         for b in self.open:
             if key in b.members and b.start + b.level == rung:
-                results = self.scores(rung)
-                if all(k in results for k in b.members) and b.started >= b.sizes[b.level]:
-                    b.level += 1
-                    if not b.done():
-                        ranked = [k for k in _ranked({k: results[k] for k in b.members}) if np.isfinite(results[k])]
-                        b.todo, b.members, b.started = ranked[: b.sizes[b.level]], [], 0
-                        b.sizes[b.level] = len(b.todo)
+                self._advance(b)
                 break
+
+    def _advance(self, b: _Bracket) -> None:
+        """Promote the best `sizes[level + 1]` once every job of the bracket's rung is told (and on, past
+        rungs left empty)."""
+        while not b.done():
+            results = self.scores(b.start + b.level)
+            if not (all(k in results for k in b.members) and b.started >= b.sizes[b.level]):
+                break
+            b.level += 1
+            if not b.done():
+                ranked = [k for k in _ranked({k: results[k] for k in b.members}) if np.isfinite(results[k])]
+                b.todo, b.members, b.started = ranked[: b.sizes[b.level]], [], 0
+                b.sizes[b.level] = len(b.todo)
         self.open = [b for b in self.open if not b.done()]
 
 
