@@ -179,6 +179,22 @@ def test_a_budget_of_seconds_ends_runs_of_every_kind():
     assert (rs.epochs == EPOCHS).all() and (rs.epochs_trained == EPOCHS).all()
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+def test_schedulers_spend_the_budget_after_every_class_is_started(workers):
+    """400 s is two thirds of training all 27 classes whole: the schedulers start them all, then go on
+    continuing the best partial trainings until the budget is spent."""
+    table = curve_table()
+    whole = table.metrics["epoch_seconds"][:, 0, :].sum()
+    budget = 400.0
+    assert budget < whole
+    t = run(Campaign(["valid_acc:max"], strategies=["asha", "sh", "hyperband", "median", "bohb"], budget=None,
+                     budget_seconds=budget, seeds=1, init=4, workers=workers, fidelity={"eta": 3}), table)
+    for name, r in t.groupby("strategy"):
+        assert r.simulated_seconds.iloc[-1] >= budget, name
+        assert r.arch.nunique() == len(table.archs), name
+        assert not r.duplicated(["arch", "epochs"]).any(), name
+
+
 def test_simulated_workers_overlap_and_tell_in_order_of_finishing():
     table = curve_table()
     t = run(Campaign(["valid_acc:max"], strategies=["asha"], budget=40, seeds=1, workers=4,
