@@ -26,10 +26,12 @@ from surrogate.tabular import Table
 
 #: name -> BayesianOptimization keyword arguments (orders above d mean d: the product term).
 VARIANTS = {
-    "cgp-12-ts3": {"model_params": {"orders": (1, 2)}, "ts_every": 3},
-    "cgp-12": {"model_params": {"orders": (1, 2)}, "ts_every": 0},
-    "cgp-12d-ts3": {"model_params": {"orders": (1, 2, 99)}, "ts_every": 3},
-    "cgp-12d": {"model_params": {"orders": (1, 2, 99)}, "ts_every": 0},
+    "cgp-12-ts3": {"model_params": {"orders": (1, 2), "counts": False}, "ts_every": 3},
+    "cgp-12": {"model_params": {"orders": (1, 2), "counts": False}, "ts_every": 0},
+    "cgp-12d-ts3": {"model_params": {"orders": (1, 2, 99), "counts": False}, "ts_every": 3},
+    "cgp-12d": {"model_params": {"orders": (1, 2, 99), "counts": False}, "ts_every": 0},
+    "cgp-12d-ts3-counts": {"model_params": {"orders": (1, 2, 99), "counts": True}, "ts_every": 3},
+    "cgp-12d-counts": {"model_params": {"orders": (1, 2, 99), "counts": True}, "ts_every": 0},
     "onehot": {"encoding": "onehot"},
 }
 

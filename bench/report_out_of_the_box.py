@@ -3,7 +3,8 @@
 Usage: python bench/report_out_of_the_box.py runs/out-of-the-box [PREVIOUS.md] > bench/results/out_of_the_box.md
 
 A `## Reading` section of PREVIOUS.md (the file being regenerated: the analysis written from the
-tables) is carried over unchanged.
+tables) is carried over unchanged, and so are its rows (and run lines) of the runs this machine does
+not hold, so rerunning some rows (`ROWS=...`) keeps the others.
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def per_seed(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+PREVIOUS: list[str] = []  # the lines of the file being regenerated
+
+
+def kept(what: str, before: bool | None = None) -> list[str]:
+    """PREVIOUS's table rows of `what` (and of bo's previous default or not), for runs not held here."""
+    rows = [line for line in PREVIOUS if line.startswith(f"| {what} | ")]
+    return rows if before is None else [r for r in rows if ("(previous default" in r.split(" | ")[1]) == before]
+
+
 def search_rows(out: Path) -> list[str]:
     """One row per table and strategy; on categorical tables also bo's previous default (the
     `before-` run: `--encoding onehot`, the RBF GP on one-hot codes), seeds as it ran."""
@@ -48,6 +58,7 @@ def search_rows(out: Path) -> list[str]:
         for prefix, label in (("search", "{}"), ("before", "{} (previous default: --encoding onehot)")):
             doc = out / f"{prefix}-{name}.json"
             if not doc.is_file():
+                lines += kept(what, before=prefix == "before")
                 continue
             document = json.loads(doc.read_text())
             budget = document["results"][0]["budget"]
@@ -63,13 +74,21 @@ def search_rows(out: Path) -> list[str]:
 
 def provenance(out: Path) -> list[str]:
     """Each run's command, seeds and input checksum, from its run.json."""
-    lines = []
+    lines, held = [], set()
     for record in sorted(out.glob("*/run.json")):
         run = json.loads(record.read_text())
         seeds = run.get("seeds")
         seeds = f"seeds {seeds[0]}-{seeds[-1]}" if isinstance(seeds, list) and seeds else f"seeds {seeds}"
         lines.append(f"- `{run['command']}`: {seeds}, input {run.get('input_checksum', 'n/a')}")
-    return lines
+        held.add(record.parent.name)
+    runs = PREVIOUS[PREVIOUS.index("## Runs"):] if "## Runs" in PREVIOUS else []
+    return [line for line in runs if line.startswith("- `") and _out_folder(line) not in held] + lines
+
+
+def _out_folder(line: str) -> str:
+    """The folder name a run line's `--out` names."""
+    words = line.split("`")[1].split()
+    return Path(words[words.index("--out") + 1]).name if "--out" in words else ""
 
 
 def mo_rows(out: Path) -> list[str]:
@@ -78,6 +97,7 @@ def mo_rows(out: Path) -> list[str]:
                        ("mo-chain_fmnist", "chain-fmnist, valid acc vs FLOPs")):
         doc = out / f"{name}.json"
         if not doc.is_file():
+            lines += kept(what)
             continue
         t = pd.read_csv(out / name / "trajectories.csv")
         finals = t[t.step == 100].groupby("strategy", sort=False).hypervolume_ratio
@@ -91,7 +111,11 @@ def mo_rows(out: Path) -> list[str]:
 def predictor_rows(out: Path) -> list[str]:
     doc = out / "predictors-nb201.json"
     if not doc.is_file():
-        return []
+        start = next((i for i, line in enumerate(PREVIOUS) if line.startswith("| model | encoding |")), None)
+        if start is None:
+            return []
+        end = next((i for i in range(start, len(PREVIOUS)) if not PREVIOUS[i].startswith("|")), len(PREVIOUS))
+        return PREVIOUS[start:end]
     results = json.loads(doc.read_text())["results"]
     best = sorted(results, key=lambda r: -r["kendall_tau"])[:5]
     lines = ["| model | encoding | n | Kendall tau | NLL |", "|---|---|---|---|---|"]
@@ -112,6 +136,8 @@ def reading(previous: str | None) -> list[str]:
 
 def main(out: str, previous: str | None = None) -> None:
     out = Path(out)
+    if previous is not None and Path(previous).is_file():
+        PREVIOUS[:] = Path(previous).read_text().splitlines()
     seeds = {}
     for name in TABLES:
         if (out / f"search-{name}.json").is_file():

@@ -193,22 +193,51 @@ def _brute_kernel(x1, x2, lengthscale, orders, weights):
     return out
 
 
-@pytest.mark.parametrize("orders", [(1,), (2,), (1, 2), (1, 3), (4,), (1, 2, -1)])
-def test_additive_overlap_kernel_matches_its_definition(orders):
+def _brute_counts(x1: np.ndarray, x2: np.ndarray, lengthscale: float) -> np.ndarray:
+    """exp(-|n(x) - n(x')|^2 / 2 l^2), n(x)_v = how many positions hold choice v."""
+    width = max(x1.max(), x2.max()) + 1
+    n1, n2 = (np.stack([np.bincount(row, minlength=width) for row in x]) for x in (x1, x2))
+    return np.exp(-((n1[:, None, :] - n2[None, :, :]) ** 2).sum(-1) / (2 * lengthscale**2))
+
+
+@pytest.mark.parametrize("orders, counts", [((1,), False), ((2,), False), ((1, 2), False), ((1, 3), False),
+                                            ((4,), False), ((1, 2, -1), False), ((1, 2, -1), True), ((2,), True)])
+def test_additive_overlap_kernel_matches_its_definition(orders, counts):
     from surrogate.models.categorical import AdditiveOverlapKernel
 
     rng = np.random.default_rng(0)
     x1, x2 = rng.integers(0, 3, size=(7, 4)), rng.integers(0, 4, size=(5, 4))  # x2 holds a choice x1 never has
-    kernel = AdditiveOverlapKernel(4, orders).to(torch.float64)
+    kernel = AdditiveOverlapKernel(4, orders, counts).to(torch.float64)
     kernel.lengthscale = torch.tensor([0.5, 1.0, 2.0, 3.0], dtype=torch.float64)
-    kernel._set_weights(torch.linspace(0.5, 1.5, len(orders)))
+    kernel._set_weights(torch.linspace(0.5, 1.5, len(orders) + counts))
+    if counts:
+        kernel.initialize(raw_count_lengthscale=kernel.raw_count_lengthscale_constraint.inverse_transform(
+            torch.tensor(1.7, dtype=torch.float64)))
     with torch.no_grad():
         got = kernel(torch.tensor(x1, dtype=torch.float64), torch.tensor(x2, dtype=torch.float64)).to_dense().numpy()
         diag = kernel(torch.tensor(x1, dtype=torch.float64), torch.tensor(x1, dtype=torch.float64), diag=True).numpy()
-    expected = _brute_kernel(x1, x2, np.array([0.5, 1.0, 2.0, 3.0]), kernel.orders, kernel.weights.detach().numpy())
-    np.testing.assert_allclose(got, expected, rtol=1e-10)
-    np.testing.assert_allclose(diag, np.diag(_brute_kernel(x1, x1, np.array([0.5, 1.0, 2.0, 3.0]), kernel.orders,
-                                                           kernel.weights.detach().numpy())), rtol=1e-10)
+    weights = kernel.weights.detach().numpy()
+
+    def brute(a, b):
+        out = _brute_kernel(a, b, np.array([0.5, 1.0, 2.0, 3.0]), kernel.orders, weights)
+        return out + weights[-1] * _brute_counts(a, b, 1.7) if counts else out
+
+    np.testing.assert_allclose(got, brute(x1, x2), rtol=1e-10)
+    np.testing.assert_allclose(diag, np.diag(brute(x1, x1)), rtol=1e-10)
+
+
+def test_choice_counts_learn_what_positions_share():
+    """A target that depends on how often each choice occurs, wherever: the counts term ranks unseen
+    rows better; on a target of positions alone it does not get in the way."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 5, size=(200, 6)).astype(float)
+    n = lambda v: (X == v).sum(1)  # noqa: E731
+    shared = -np.abs(n(2) - n(0)) + 0.5 * np.minimum(n(4), 2)  # no sum over positions: every order interacts
+    per_position = X @ np.array([1.0, -0.5, 0.3, 0.0, 0.8, -1.0]) + (X[:, 0] == X[:, 1])
+    for y, gains in ((shared, True), (per_position, False)):
+        taus = [kendalltau(get_model("cgp", seed=0, counts=c).fit(X[:80], y[:80]).predict(X[80:])[0],
+                           y[80:]).statistic for c in (False, True)]
+        assert taus[1] > taus[0] + 0.2 if gains else taus[1] > taus[0] - 0.03, taus
 
 
 def test_categorical_gp_joint_draws_follow_its_posterior():
