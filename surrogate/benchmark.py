@@ -45,6 +45,15 @@ def run_and_report(bench: "PredictorBenchmark", table: Table, out: Path, source:
     return write_report(bench, table, results, out, source, command, time.perf_counter() - start)
 
 
+def default_pairs(space: str, features: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(model, encoding) runs the default sweep adds beside its cross product: on a space of plain
+    choices (no cell DAG) the categorical GP on choice indices, the model bo uses there, which
+    reads no feature columns (bench/results/out_of_the_box.md)."""
+    from surrogate.spaces import CellSpace
+
+    return [] if features or isinstance(get_space(space), CellSpace) else [("cgp", "index")]
+
+
 def default_encodings(space: str) -> list[str]:
     """Every default encoding the space can have (a chain space has no DAG, so no adjacency/path),
     `graf` included: the default run shows the best the project has."""
@@ -81,7 +90,8 @@ class PredictorBenchmark:
     """A sweep definition; `run(table)` returns one row per (model, encoding, train size, seed).
 
     `variants` names models with hyperparameters: `{"gp-raw": ("gp", {"targets": "raw"})}` lets
-    `models` hold "gp-raw" beside "gp". `corruption` corrupts the training labels only
+    `models` hold "gp-raw" beside "gp". `pairs` are (model, encoding) runs beside the cross product
+    of `models` and `encodings` (`default_pairs`). `corruption` corrupts the training labels only
     (`corrupt_labels`), the same way for every model.
     """
 
@@ -95,6 +105,12 @@ class PredictorBenchmark:
     supernet_column: str = "supernet_acc"
     variants: dict[str, tuple[str, dict]] = field(default_factory=dict)
     corruption: str | None = None
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+    def learned_runs(self) -> list[tuple[str, str]]:
+        """Every (model, encoding) fitted: the cross product, then `pairs` not already in it."""
+        runs = [(m, e) for e in self.encodings for m in self.models if m != SUPERNET]
+        return runs + [pair for pair in self.pairs if pair not in runs]
 
     def model(self, name: str, seed: int | None = None):
         """A fresh predictor for `name`: a registry name or one of `variants`."""
@@ -115,7 +131,7 @@ class PredictorBenchmark:
             raise UsageError(f"metric {self.metric!r} is NaN for every architecture")
         if np.isinf(y).any():
             raise UsageError(f"metric {self.metric!r} holds infinite values (row {np.flatnonzero(np.isinf(y))[0] + 1})")
-        for name in self.models:
+        for name in [*self.models, *(m for m, _ in self.pairs)]:
             if name != SUPERNET:
                 self.model(name)
             elif self.supernet_column not in table.metrics:
@@ -123,11 +139,9 @@ class PredictorBenchmark:
                                  "add it with `surrogate supernet estimate SUPERNET.pt --into FILE`")
         extra = feature_matrix(table, self.features)[:16]
         with_features = f" with features {','.join(self.features)}" if self.features else ""
-        for encoding in self.encodings:  # a model that cannot read an encoding (cgp and graf) says so
+        for name, encoding in self.learned_runs():  # a model that cannot read an encoding (cgp and graf) says so
             probe = np.hstack([get_encoding(encoding, table.space)(table.archs[:16]), extra])
-            for name in self.models:
-                if name != SUPERNET:
-                    self.model(name).check_inputs(probe, f"encoding {encoding!r}{with_features}")
+            self.model(name).check_inputs(probe, f"encoding {encoding!r}{with_features}")
         if min(self.train_sizes) < 2 or self.test_size < 2 or self.seeds < 1:
             raise UsageError("train sizes and the test size must be >= 2, and seeds >= 1")
         corrupt_labels(np.zeros(2), self.corruption, 0, 2)
@@ -138,15 +152,15 @@ class PredictorBenchmark:
         y = self.targets(table)
         class_ids = space.canonical_ids(table.archs)
         extra = feature_matrix(table, self.features)
-        inputs = {e: np.hstack([get_encoding(e, space)(table.archs), extra]) for e in self.encodings}
-        learned = [m for m in self.models if m != SUPERNET]
+        learned = self.learned_runs()
+        inputs = {e: np.hstack([get_encoding(e, space)(table.archs), extra]) for e in dict.fromkeys(e for _, e in learned)}
         splits = [disjoint_splits(class_ids, self.train_sizes, self.test_size, seed, valid=~np.isnan(y))
                   for seed in range(self.seeds)]
-        total = self.seeds * (len(self.encodings) * len(learned) + (SUPERNET in self.models)) * len(self.train_sizes)
+        total = self.seeds * (len(learned) + (SUPERNET in self.models)) * len(self.train_sizes)
         rows = []
         with tqdm(total=total, desc="bench predictors", unit="fit", disable=not progress, dynamic_ncols=True) as bar:
             for seed, (train_sets, test) in enumerate(splits):
-                runs = [(m, e, x) for e, x in inputs.items() for m in learned]
+                runs = [(m, e, inputs[e]) for m, e in learned]
                 if SUPERNET in self.models:  # the estimate itself: one "encoding", the column
                     runs.append((SUPERNET, self.supernet_column, table.metric(self.supernet_column)[:, None]))
                 for model_name, encoding, x in runs:
@@ -270,6 +284,7 @@ def write_report(bench: PredictorBenchmark, table: Table, results: pd.DataFrame,
                      space=table.space, dataset=table.attrs.get("dataset"), metric=bench.metric,
                      test_size=bench.test_size, train_sizes=bench.train_sizes, models=bench.models,
                      encodings=bench.encodings, features=bench.features,
+                     **({"pairs": [list(p) for p in bench.pairs]} if bench.pairs else {}),
                      **({"variants": {k: [m, p] for k, (m, p) in bench.variants.items()}} if bench.variants else {}),
                      **({"corruption": bench.corruption} if bench.corruption else {}),
                      split="isomorphism-disjoint (one architecture per canonical class; nested training sets)",

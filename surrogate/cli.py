@@ -26,6 +26,8 @@ def _csv_list(text: str) -> list[str]:
 
 
 #: the help of a FILE argument that is read: how a name and a path are told apart
+#: `bench predictors`' models when --models is not given.
+DEFAULT_MODELS = "gp,rf,svr,mlp,gbt,ensemble"
 _TABLE_FILE = ("tabular .h5 file, or a shipped dataset name (surrogate datasets); an existing file wins over a "
                "shipped name")
 
@@ -92,17 +94,19 @@ def _cmd_bench_predictors(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from surrogate.benchmark import PredictorBenchmark, default_encodings, json_document, run_and_report
+    from surrogate.benchmark import PredictorBenchmark, default_encodings, default_pairs, json_document, run_and_report
     from surrogate.features import default_features, expand_features, with_free_proxies
 
     notes: list[str] = []
     table = with_free_proxies(_read_table(args.file), notes.append, args.file)
     features = default_features(table) if args.features is None else [] if args.features == "none" else \
         _csv_list(args.features)
-    bench = PredictorBenchmark(metric=args.metric, models=_csv_list(args.models),
+    features = expand_features(table, features)
+    bench = PredictorBenchmark(metric=args.metric, models=_csv_list(args.models or DEFAULT_MODELS),
                                encodings=_csv_list(args.encodings) if args.encodings else default_encodings(table.space),
                                train_sizes=_int_list(args.train_sizes), test_size=args.test_size, seeds=args.seeds,
-                               features=expand_features(table, features), supernet_column=args.supernet_column)
+                               features=features, supernet_column=args.supernet_column,
+                               pairs=default_pairs(table.space, features) if not (args.models or args.encodings) else [])
     summary = run_and_report(bench, table, Path(args.out), str(args.file), args.command_line, not args.no_progress, notes)
     if args.json:
         print(json.dumps(json_document(args.metric, summary)))
@@ -419,9 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = bench.add_parser("predictors", help="rank correlation of predictors x encodings x training-set sizes")
     p.add_argument("file", help=_TABLE_FILE)
     p.add_argument("--metric", required=True, help="metric to predict, e.g. cifar10_valid_acc")
-    p.add_argument("--models", default="gp,rf,svr,mlp,gbt,ensemble",
-                   help="gp, rf, svr, mlp, gbt, ensemble (the five, stacked), and supernet (the --supernet-column "
-                        "estimate, zero-shot) (default: gp,rf,svr,mlp,gbt,ensemble)")
+    p.add_argument("--models",
+                   help="gp, rf, svr, mlp, gbt, ensemble (the five, stacked), cgp (the categorical GP) and supernet "
+                        f"(the --supernet-column estimate, zero-shot) (default: {DEFAULT_MODELS}; with the default "
+                        "encodings on a space of plain choices also cgp on the index encoding)")
     p.add_argument("--encodings", help="default: onehot,adjacency,path,graf where the space has them")
     p.add_argument("--train-sizes", default="20,50,100,200,400",
                    help="training-set sizes, nested per seed (default: 20,50,100,200,400)")

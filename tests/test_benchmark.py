@@ -106,6 +106,31 @@ def test_default_encodings_are_those_the_space_has(tmp_path, capsys):
     assert [r["encoding"] for r in doc["results"]] == ["onehot", "graf"]  # a chain has no DAG: no adjacency/path
 
 
+def test_plain_choices_add_the_categorical_gp_on_indices_to_the_default_sweep(tmp_path, capsys, monkeypatch):
+    from surrogate import benchmark
+
+    assert benchmark.default_pairs("categorical:6x3") == [("cgp", "index")]
+    assert benchmark.default_pairs("categorical:6x3", ["params"]) == []  # cgp reads no feature columns
+    assert benchmark.default_pairs("nb201") == []
+    space = get_space("categorical:6x3")
+    archs = space.enumerate()
+    acc = 50 + (archs * np.arange(1, 7)).sum(1) + np.random.default_rng(0).normal(0, 1, len(archs))
+    path = tmp_path / "chain.h5"
+    Table(space.spec, archs, space.format_many(archs), {"acc": acc}).write(path)
+    seen = []
+    monkeypatch.setattr(benchmark, "run_and_report", lambda bench, *a, **k: seen.append(bench) or [])
+    monkeypatch.setattr(benchmark, "json_document", lambda *a: {})
+    for extra in ([], ["--models", "rf"], ["--encodings", "onehot"]):
+        main(["bench", "predictors", str(path), "--metric", "acc", "--json", "--out", str(tmp_path / "b"), *extra])
+    assert [b.pairs for b in seen] == [[("cgp", "index")], [], []]
+    assert seen[0].models == ["gp", "rf", "svr", "mlp", "gbt", "ensemble"]
+    bench = PredictorBenchmark(metric="acc", models=["rf", "cgp"], encodings=["onehot"], train_sizes=[30],
+                               test_size=100, seeds=1, pairs=[("cgp", "index"), ("rf", "onehot")])
+    rows = bench.run(Table.read(path), progress=False)
+    assert list(zip(rows.model, rows.encoding)) == [("rf", "onehot"), ("cgp", "onehot"), ("cgp", "index")]
+    assert (rows.kendall_tau > 0.5).all()
+
+
 def test_kendall_tau_figure_with_one_training_size_is_a_dot_per_model_and_encoding(tmp_path, monkeypatch):
     import pandas as pd
 
