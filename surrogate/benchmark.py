@@ -153,7 +153,8 @@ class PredictorBenchmark:
         class_ids = space.canonical_ids(table.archs)
         extra = feature_matrix(table, self.features)
         learned = self.learned_runs()
-        inputs = {e: np.hstack([get_encoding(e, space)(table.archs), extra]) for e in dict.fromkeys(e for _, e in learned)}
+        encodings = dict.fromkeys(e for _, e in learned)  # each once, in order
+        inputs = {e: np.hstack([get_encoding(e, space)(table.archs), extra]) for e in encodings}
         splits = [disjoint_splits(class_ids, self.train_sizes, self.test_size, seed, valid=~np.isnan(y))
                   for seed in range(self.seeds)]
         total = self.seeds * (len(learned) + (SUPERNET in self.models)) * len(self.train_sizes)

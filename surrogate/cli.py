@@ -102,11 +102,12 @@ def _cmd_bench_predictors(args: argparse.Namespace) -> int:
     features = default_features(table) if args.features is None else [] if args.features == "none" else \
         _csv_list(args.features)
     features = expand_features(table, features)
+    defaults = not (args.models or args.encodings)
     bench = PredictorBenchmark(metric=args.metric, models=_csv_list(args.models or DEFAULT_MODELS),
                                encodings=_csv_list(args.encodings) if args.encodings else default_encodings(table.space),
                                train_sizes=_int_list(args.train_sizes), test_size=args.test_size, seeds=args.seeds,
                                features=features, supernet_column=args.supernet_column,
-                               pairs=default_pairs(table.space, features) if not (args.models or args.encodings) else [])
+                               pairs=default_pairs(table.space, features) if defaults else [])
     summary = run_and_report(bench, table, Path(args.out), str(args.file), args.command_line, not args.no_progress, notes)
     if args.json:
         print(json.dumps(json_document(args.metric, summary)))
