@@ -80,15 +80,15 @@ def provenance(out: Path) -> list[str]:
         seeds = run.get("seeds")
         seeds = f"seeds {seeds[0]}-{seeds[-1]}" if isinstance(seeds, list) and seeds else f"seeds {seeds}"
         lines.append(f"- `{run['command']}`: {seeds}, input {run.get('input_checksum', 'n/a')}")
-        held.add(record.parent.name)
+        held.add(str(record.parent))
     runs = PREVIOUS[PREVIOUS.index("## Runs"):] if "## Runs" in PREVIOUS else []
     return [line for line in runs if line.startswith("- `") and _out_folder(line) not in held] + lines
 
 
 def _out_folder(line: str) -> str:
-    """The folder name a run line's `--out` names."""
+    """The folder a run line's `--out` names."""
     words = line.split("`")[1].split()
-    return Path(words[words.index("--out") + 1]).name if "--out" in words else ""
+    return str(Path(words[words.index("--out") + 1])) if "--out" in words else ""
 
 
 def mo_rows(out: Path) -> list[str]:
