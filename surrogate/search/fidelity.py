@@ -168,6 +168,7 @@ class MultiFidelity(Strategy):
 
     # --- jobs ----------------------------------------------------------------------------------------
     def ask_job(self) -> tuple[np.ndarray, int] | None:
+        """The scheduler's next job, or once every class is started and it has none, `continue_best`'s."""
         job = self.next_job()
         return job if job is not None or not self.exhausted() else self.continue_best()
 
@@ -185,6 +186,7 @@ class MultiFidelity(Strategy):
         return self.job(key, rung)
 
     def job(self, key: int, rung: int) -> tuple[np.ndarray, int]:
+        """Class `key` trained to `rung`, noted as the furthest it has been asked."""
         self.reached[key] = max(rung, self.reached.get(key, rung))
         return self.arch_of[key], self.rungs[rung]
 
