@@ -72,14 +72,16 @@ class AdditiveOverlapKernel(Kernel):
             self.register_parameter("raw_count_lengthscale", torch.nn.Parameter(torch.zeros(())))
             self.register_constraint("raw_count_lengthscale", GreaterThan(1e-2, initial_value=count_prior.mode))
             self.register_prior("count_lengthscale_prior", count_prior, lambda m: m.count_lengthscale,
-                                lambda m, v: m.initialize(raw_count_lengthscale=m.raw_count_lengthscale_constraint
-                                                          .inverse_transform(torch.as_tensor(v))))
-            self.initialize(raw_count_lengthscale=self.raw_count_lengthscale_constraint.inverse_transform(
-                torch.as_tensor(count_prior.mode)))
+                                lambda m, v: m._set_count_lengthscale(v))
+            self._set_count_lengthscale(count_prior.mode)
 
     @property
     def count_lengthscale(self) -> torch.Tensor:
         return self.raw_count_lengthscale_constraint.transform(self.raw_count_lengthscale)
+
+    def _set_count_lengthscale(self, value) -> None:
+        value = torch.as_tensor(value, dtype=self.raw_count_lengthscale.dtype)
+        self.initialize(raw_count_lengthscale=self.raw_count_lengthscale_constraint.inverse_transform(value))
 
     @property
     def weights(self) -> torch.Tensor:

@@ -187,8 +187,11 @@ class MultiFidelity(Strategy):
 
     def job(self, key: int, rung: int) -> tuple[np.ndarray, int]:
         """Class `key` trained to `rung`, noted as the furthest it has been asked."""
-        self.reached[key] = max(rung, self.reached.get(key, rung))
+        self._reach(key, rung)
         return self.arch_of[key], self.rungs[rung]
+
+    def _reach(self, key: int, rung: int) -> None:
+        self.reached[key] = max(rung, self.reached.get(key, rung))
 
     def planned(self) -> set[int]:
         """Classes the scheduler itself will continue (not for `continue_best` to take)."""
@@ -197,10 +200,14 @@ class MultiFidelity(Strategy):
     def continue_best(self) -> tuple[np.ndarray, int] | None:
         """The best result of the highest rung below the last that is neither trained further nor
         planned, one rung on; None when there is none (every result whole, or in training)."""
-        planned = self.planned()
+        return self.promotion(share=1, planned=self.planned())
+
+    def promotion(self, share: int, planned: set[int] = frozenset()) -> tuple[np.ndarray, int] | None:
+        """The best finite result among the top 1/`share` of the highest rung below the last holding
+        one not trained further (nor `planned`), one rung on (ASHA's rule with `share` = eta)."""
         for k in reversed(range(len(self.rungs) - 1)):
             scores = self.scores(k)
-            for key in _ranked(scores):
+            for key in _ranked(scores)[: len(scores) // share]:
                 if np.isfinite(scores[key]) and self.reached[key] == k and key not in planned:
                     return self.job(key, k + 1)
         return None
@@ -208,7 +215,7 @@ class MultiFidelity(Strategy):
     def tell_job(self, arch: np.ndarray, epochs: int | None, value: float, recorded: dict | None = None) -> None:
         key, rung = self._key(arch), self.rung_of(epochs)
         self.arch_of.setdefault(key, self.space.check(arch))
-        self.reached[key] = max(rung, self.reached.get(key, rung))
+        self._reach(key, rung)
         self.results[rung][key] = float(value)
         if recorded and "train_loss" in recorded:
             self.losses[rung][key] = float(recorded["train_loss"])
@@ -226,13 +233,8 @@ class ASHA(MultiFidelity):
     name = "asha"
 
     def next_job(self) -> tuple[np.ndarray, int] | None:
-        eta = self.fidelity.eta
-        for k in reversed(range(len(self.rungs) - 1)):
-            done = self.scores(k)
-            for key in _ranked(done)[: len(done) // eta]:
-                if self.reached[key] == k and np.isfinite(done[key]):  # not promoted yet
-                    return self.job(key, k + 1)
-        return self.new_job()
+        job = self.promotion(share=self.fidelity.eta)
+        return job if job is not None else self.new_job()
 
 
 class MedianStopping(MultiFidelity):
