@@ -343,6 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "same hyperparameters, every member trained alone")
     _add_network_size(p, defaults=False)
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--storage", help="Optuna RDB storage URL (e.g. PostgreSQL): this process becomes one worker of a "
+                   "population shared by processes on many machines, which all give the same --out, a folder every "
+                   "machine sees (exploit copies checkpoint files)")
+    p.add_argument("--study", help="study name of the shared population (with --storage)")
     p.add_argument("--json", action="store_true", help="print pbt.json to stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_pbt)

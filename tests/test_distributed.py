@@ -1,19 +1,13 @@
 """Several worker processes share one campaign through a real PostgreSQL server.
 
-The server is started for the session from the Debian `postgresql` package (installed by `.ci/run`);
-without it these tests skip. Postgres refuses to run as root, so under root it runs as `postgres`.
+The server is conftest's `postgres_url`; without PostgreSQL these tests skip.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,58 +23,6 @@ from surrogate.tabular import Table
 
 SPACE = "categorical:4x4"  # 256 archs
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def postgres_url():
-    """URL of a throw-away PostgreSQL server (trust auth, fsync off) on a free local port."""
-    pytest.importorskip("psycopg2", reason="psycopg2 (the `test` extra) is needed for PostgreSQL")
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL not installed (no /usr/lib/postgresql/*/bin/initdb); .ci/run installs it")
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb and postgres refuse root
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without `runuser` to start PostgreSQL as user postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    base = Path(tempfile.mkdtemp(prefix="surrogate-pg-"))
-    if as_user:
-        try:
-            shutil.chown(base, "postgres", "postgres")
-        except LookupError:
-            shutil.rmtree(base)
-            pytest.skip("running as root and there is no `postgres` user to start PostgreSQL as")
-    data, port = base / "data", _free_port()
-
-    def run(*cmd: str) -> None:
-        subprocess.run([*as_user, *cmd], check=True, capture_output=True, timeout=120)
-
-    try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={base} -c fsync=off"
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-o", options, "-w", "start")
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
-        shutil.rmtree(base, ignore_errors=True)
-        output = (err.stderr or b"").decode(errors="replace").strip()
-        pytest.skip(f"could not start PostgreSQL: {output[-300:] or err}")
-    try:
-        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "surrogate_test")
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/surrogate_test"
-    finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

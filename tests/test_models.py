@@ -239,10 +239,11 @@ def test_choice_counts_learn_what_positions_share():
         assert taus[1] > taus[0] + 0.2 if gains else taus[1] > taus[0] - 0.03, taus
 
 
-def test_categorical_gp_joint_draws_follow_its_posterior():
+@pytest.mark.parametrize("name", ["cgp", "gp"])
+def test_joint_draws_follow_the_posterior(name):
     X = np.random.default_rng(0).integers(0, 3, size=(60, 5)).astype(float)
     y = X @ np.array([1.0, -1.0, 0.5, 0.0, 2.0]) + (X[:, 0] == X[:, 1])
-    model = get_model("cgp", seed=0, targets="raw").fit(X[:40], y[:40])
+    model = get_model(name, seed=0, targets="raw").fit(X[:40], y[:40])
     mean, std = model.predict(X[40:])
     rng = np.random.default_rng(1)
     draws = np.stack([model.sample_joint(X[40:], rng) for _ in range(400)])

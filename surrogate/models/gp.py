@@ -11,6 +11,8 @@ from botorch.models import SingleTaskGP
 from botorch.models.transforms import Standardize
 from gpytorch.kernels import MaternKernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from linear_operator.utils.cholesky import psd_safe_cholesky
+from linear_operator.utils.warnings import NumericalWarning
 
 from surrogate.models.base import JointPosterior, Predictor, model_threads
 
@@ -126,6 +128,17 @@ class GaussianProcess(JointPosterior, Predictor):
         x = torch.as_tensor(X, dtype=torch.float64)
         lo, span = (torch.as_tensor(v, dtype=torch.float64) for v in (self.x_min_, self.x_span_))
         return self.model_.posterior((x - lo) / span)
+
+    def sample_joint(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One draw of the latent function jointly over the rows of X, in y's units (Thompson
+        sampling; `rng` makes it reproducible, which torch's own sampler would not be)."""
+        with torch.no_grad(), model_threads(len(self.model_.train_targets)), warnings.catch_warnings():
+            warnings.simplefilter("ignore", NumericalWarning)  # jitter on a near-singular covariance: expected
+            posterior = self.posterior(np.asarray(X, dtype=np.float64))
+            covariance = posterior.distribution.covariance_matrix
+            noise = torch.as_tensor(rng.standard_normal(len(X)), dtype=covariance.dtype)
+            draw = (posterior.mean.squeeze(-1) + psd_safe_cholesky(covariance) @ noise).numpy()
+        return draw if self.warp_ is None else self.warp_.inverse(draw)
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Marginal mean and std, in chunks: a single call would also build the test x test covariance."""

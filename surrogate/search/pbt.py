@@ -13,12 +13,24 @@ The best member by final validation accuracy is the answer; its test accuracy is
 after the last epoch. Every (generation, member) segment is a checkpoint under `out/members/`, so a
 killed run resumes where it stopped, with the same records (`train.trainer.train`'s resume gives the
 bytes of an uninterrupted training); `--workers` trains a generation's members in parallel.
+
+Across machines (`storage`, `study`: an Optuna RDB storage such as PostgreSQL, as `search --storage`),
+each process is one worker and `out` a folder they all see (a network file system: exploiting copies
+a member's checkpoint file). The study is the queue of segments: a worker claims an untrained
+segment of the current generation as a trial, trains it with Optuna's heartbeats and writes its
+checkpoint; a worker killed at any moment leaves a trial that stops beating, is failed after the
+grace period, and its segment is trained again by whichever worker is free. Exploit and explore
+are a function of the generation's records and the seed, so every worker computes the same next
+generation, and the records are those of one process.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import random
+import socket
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -76,8 +88,11 @@ class PBTRequest:
     resolution: int | None = None
     device: str = "cpu"
     data_dir: str | None = None
+    storage: str | None = None
+    study: str | None = None
     progress: bool = True
     command: str = field(default="", repr=False)
+    heartbeat_interval: int = field(default=10, repr=False)  # seconds; a worker silent for 2x is replaced
 
     def check(self) -> dict[str, tuple[float, float]]:
         for name in ("population", "interval", "epochs", "workers"):
@@ -89,6 +104,11 @@ class PBTRequest:
             raise UsageError(f"--quantile must be in (0, 0.5], got {self.quantile}")
         if not self.archs:
             raise UsageError("give at least one --arch")
+        if bool(self.storage) != bool(self.study):
+            raise UsageError("--storage and --study go together")
+        if self.storage and self.workers != 1:
+            raise UsageError("with --storage each process is one worker: start one per process or machine "
+                             "(no --workers), all with the same --out folder")
         return parse_hyper(self.hyper)
 
 
@@ -116,7 +136,8 @@ def run_pbt(request: PBTRequest) -> tuple[dict, str]:
         raise UsageError("population-based training of language models is not built yet")
     out = Path(request.out)
     check_output_folder(out)
-    settings = {k: v for k, v in asdict(request).items() if k not in ("progress", "command", "workers", "out")}
+    settings = {k: v for k, v in asdict(request).items()
+                if k not in ("progress", "command", "workers", "out", "storage", "study", "heartbeat_interval")}
     claim = out / "pbt.request.json"
     if claim.exists() and json.loads(claim.read_text()) != settings:
         raise UsageError(f"--out {out} holds another population-based training; choose another --out or remove it")
@@ -130,7 +151,8 @@ def run_pbt(request: PBTRequest) -> tuple[dict, str]:
     ends = list(range(request.interval, request.epochs, request.interval)) + [request.epochs]
     history: list[list[dict]] = []
     start = time.perf_counter()
-    trainer = _Trainer(config, request.data_dir, data, request.workers)
+    trainer = (_Trainer(config, request.data_dir, data, request.workers) if not request.storage else
+               _SharedTrainer(config, request.data_dir, data, request, settings))
     try:
         for g, until in enumerate(ends):
             records = trainer.generation(out, g, until, members, request.progress)
@@ -192,20 +214,36 @@ class _Trainer:
         self._local = None
         self._pool = None
 
+    @staticmethod
+    def path(out: Path, g: int, i: int) -> Path:
+        """Member `i`'s checkpoint after generation `g` (its whole record after the last)."""
+        return out / "members" / f"g{g:03d}_m{i:03d}.pt"
+
+    def job(self, out: Path, g: int, until: int, members: list[Member], i: int) -> tuple:
+        """`ArchWorker.train_arch`'s arguments for member `i`'s segment of generation `g`."""
+        from surrogate.spaces import get_space
+
+        m, last = members[i], until == self.config.epochs
+        resume = None if g == 0 else str(self.path(out, g - 1, i if m.source is None else m.source))
+        return (get_space(self.config.space).parse(m.arch), None if last else until, resume,
+                str(self.path(out, g, i)), m.seed, m.hyper)
+
+    def train_here(self, job: tuple) -> None:
+        from surrogate.search.oracle import ArchWorker
+
+        if self._local is None:
+            self._local = ArchWorker(self.config, self.data_dir, self.data)
+        self._finish(self._local.train_arch(*job), job[3], job[1] is None)
+
     def generation(self, out: Path, g: int, until: int, members: list[Member], progress: bool) -> list[dict]:
         """Each member's record after generation `g` (trained now unless its checkpoint exists)."""
         from tqdm.auto import tqdm
 
-        from surrogate.search.oracle import ArchWorker, train_in_worker, training_pool
-        from surrogate.spaces import get_space
+        from surrogate.search.oracle import train_in_worker, training_pool
 
-        space = get_space(self.config.space)
         last = until == self.config.epochs
-        path = lambda gen, i: out / "members" / f"g{gen:03d}_m{i:03d}.pt"  # noqa: E731
-        todo = [i for i in range(len(members)) if not path(g, i).exists()]
-        jobs = {i: (space.parse(members[i].arch), until if not last else None,
-                    None if g == 0 else str(path(g - 1, i if members[i].source is None else members[i].source)),
-                    str(path(g, i)), members[i].seed, members[i].hyper) for i in todo}
+        todo = [i for i in range(len(members)) if not self.path(out, g, i).exists()]
+        jobs = {i: self.job(out, g, until, members, i) for i in todo}
         bar = tqdm(total=len(todo), desc=f"generation {g}", unit="member", disable=not progress or not todo)
         with bar:
             if self.workers > 1 and len(todo) > 1:
@@ -216,12 +254,10 @@ class _Trainer:
                     self._finish(future.result(), jobs[i][3], last)
                     bar.update()
             else:
-                for i, job in jobs.items():
-                    if self._local is None:
-                        self._local = ArchWorker(self.config, self.data_dir, self.data)
-                    self._finish(self._local.train_arch(*job), job[3], last)
+                for job in jobs.values():
+                    self.train_here(job)
                     bar.update()
-        return [self._read(path(g, i)) for i in range(len(members))]
+        return [self._read(self.path(out, g, i)) for i in range(len(members))]
 
     @staticmethod
     def _finish(record: dict, save: str, last: bool) -> None:
@@ -244,6 +280,84 @@ class _Trainer:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+
+
+class _SharedTrainer(_Trainer):
+    """Trains segments claimed from a study shared by workers on many machines (module doc).
+
+    A claim is a RUNNING trial with user attribute `segment` ("g:i"); it trains only if, once
+    running, it sees no other running claim of its segment, so of two workers claiming one segment
+    at the same instant at most one trains (both may back off, as PRUNED `surplus` trials, and
+    claim again). A segment is done when its checkpoint file exists (written atomically): a trial
+    that finished training but died before its tell is not trained again, and the study's records
+    never outrank the files."""
+
+    def __init__(self, config, data_dir: str | None, data, request: "PBTRequest", settings: dict):
+        import optuna
+
+        from surrogate._io import quiet_optuna
+        from surrogate.storage import open_storage
+
+        super().__init__(config, data_dir, data, 1)
+        rdb = open_storage(request.storage, heartbeat_interval=request.heartbeat_interval)
+        with quiet_optuna():
+            self.study = optuna.create_study(storage=rdb, study_name=request.study, direction="maximize",
+                                             load_if_exists=True)
+            found = self.study.user_attrs.get("pbt_settings")
+            if found is None:
+                self.study.set_user_attr("pbt_settings", settings)
+            elif found != json.loads(json.dumps(settings)):
+                raise UsageError(f"study {request.study!r} holds another population-based training; "
+                                 "choose another --study")
+
+    def _claims(self) -> dict[str, list]:
+        """Waiting (a retry of a dead worker's segment) and running trials by the segment they hold."""
+        from optuna.trial import TrialState
+
+        claims: dict[str, list] = {}
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)):
+            claims.setdefault(t.user_attrs.get("segment"), []).append(t)
+        return claims
+
+    def generation(self, out: Path, g: int, until: int, members: list[Member], progress: bool) -> list[dict]:
+        import optuna
+        from optuna.trial import TrialState
+        from tqdm.auto import tqdm
+
+        from surrogate._io import quiet_optuna
+        from surrogate.storage import POLL_SECONDS, fail_stale
+
+        todo = lambda: [i for i in range(len(members)) if not self.path(out, g, i).exists()]  # noqa: E731
+        bar = tqdm(total=len(members), initial=len(members) - len(todo()), desc=f"generation {g}", unit="member",
+                   disable=not progress or not todo())
+
+        def train(trial: optuna.Trial) -> float:
+            segment = trial.user_attrs.get("segment")  # a retried trial holds the segment of the one that died
+            if segment is None:
+                segment = f"{g}:{random.choice(free) if free else -1}"  # none free: the retry went elsewhere
+                trial.set_user_attr("segment", segment)
+            gen, i = (int(k) for k in segment.split(":"))
+            rivals = [t for t in self._claims().get(segment, [])
+                      if t.number != trial.number and t.state != TrialState.WAITING]
+            if gen != g or i < 0 or self.path(out, g, i).exists() or rivals:  # claimants at one instant back off
+                trial.set_user_attr("surplus", True)
+                raise optuna.TrialPruned("segment taken by another worker")
+            trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+            self.train_here(self.job(out, g, until, members, i))
+            return float(self._read(self.path(out, g, i))["valid_acc"][until - 1])
+
+        with bar, quiet_optuna():
+            while left := todo():
+                fail_stale(self.study)
+                claims = self._claims()
+                free = [i for i in left if f"{g}:{i}" not in claims]
+                if free or any(t.state == TrialState.WAITING for ts in claims.values() for t in ts):
+                    self.study.optimize(train, n_trials=1, catch=())
+                else:
+                    time.sleep(POLL_SECONDS * (1 + random.random()))  # every open segment is trained elsewhere
+                bar.n = len(members) - len(todo())
+                bar.refresh()
+        return [self._read(self.path(out, g, i)) for i in range(len(members))]
 
 
 class PBTValidator:

@@ -1,0 +1,70 @@
+"""bo's variants on tables, for choosing its defaults (issue 22): each variant runs through
+`Campaign.run_one` on a `TableOracle` (the path `surrogate search` takes, with the table's default
+feature columns: its zero-cost proxies when it has them), init 10, seeds 0..S-1; one JSON line per
+(table, variant) with the runs that found the optimum, the median queries to it (a miss counts
+budget + 1), mean regret at 50 and 100.
+
+    python bench/bo_variants.py TABLE VARIANT[,VARIANT...] SEEDS [OBJECTIVE] [BUDGET]
+
+TABLE: a file or a shipped name; OBJECTIVE: `acc:max` unless given (e.g. `valid_bpc:min`); BUDGET 150.
+Results in bench/results/out_of_the_box.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from functools import partial
+
+import numpy as np
+
+from surrogate.catalog import resolve
+from surrogate.features import ClassFeatures, default_features
+from surrogate.search import STRATEGIES, Family
+from surrogate.search.bo import BayesianOptimization
+from surrogate.search.campaign import Campaign
+from surrogate.search.oracle import TableOracle
+from surrogate.tabular import Table
+
+#: name -> BayesianOptimization keyword arguments (orders above d mean d: the product term).
+VARIANTS = {
+    "cgp-12-ts3": {"model_params": {"orders": (1, 2), "counts": False}, "ts_every": 3},
+    "cgp-12": {"model_params": {"orders": (1, 2), "counts": False}, "ts_every": 0},
+    "cgp-12d-ts3": {"model_params": {"orders": (1, 2, 99), "counts": False}, "ts_every": 3},
+    "cgp-12d": {"model_params": {"orders": (1, 2, 99), "counts": False}, "ts_every": 0},
+    "cgp-12d-ts3-counts": {"model_params": {"orders": (1, 2, 99), "counts": True}, "ts_every": 3},
+    "cgp-12d-counts": {"model_params": {"orders": (1, 2, 99), "counts": True}, "ts_every": 0},
+    "onehot": {"encoding": "onehot"},
+    "gp": {"ts_every": 0},  # the GP on graf (+ the table's proxies): LogEI only
+    "gp-ts3": {"ts_every": 3},  # every third model-based ask a joint Thompson draw
+    "gp-ts5": {"ts_every": 5},
+}
+
+
+def main(table: str, names: str, seeds: str, objective: str = "acc:max", budget: str = "150") -> None:
+    data, budget = Table.read(resolve(table)), int(budget)
+    metric = objective.split(":")[0]
+    oracle = TableOracle(data, [metric])
+    features = default_features(data)
+    extra = {"features": ClassFeatures(data, features)} if features else {}
+    for name in names.split(","):
+        STRATEGIES.register(name, Family(partial(BayesianOptimization, **VARIANTS[name], **extra)))
+        campaign = Campaign([objective], strategies=[name], budget=budget, seeds=int(seeds), init=10)
+        problem, truth = campaign.validate(oracle)
+        hits, at50, at100, start = [], [], [], time.time()
+        for seed in range(int(seeds)):
+            run = campaign.run_one(oracle, problem, truth, name, seed)
+            found = np.flatnonzero(run.regret.to_numpy() <= 0)
+            hits.append(int(found[0]) + 1 if len(found) else budget + 1)
+            at50.append(float(run.regret.iloc[49]))
+            at100.append(float(run.regret.iloc[min(99, budget - 1)]))
+        print(json.dumps({"table": table, "variant": name, "objective": objective, "features": features,
+                          "seeds": int(seeds), "budget": budget, "found": sum(h <= budget for h in hits),
+                          "median": float(np.median(hits)), "regret50": round(float(np.mean(at50)), 4),
+                          "regret100": round(float(np.mean(at100)), 4), "hits": hits,
+                          "seconds": round(time.time() - start)}), flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
