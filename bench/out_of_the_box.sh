@@ -22,8 +22,9 @@ mkdir -p "$OUT"
 
 # the user's CSVs: NB201's arch strings with one dataset's labels, or its op indices as plain choices
 TABLES="nb201_c100 cat_c10 cat_c100 cat_fmnist synth_8x3 synth_6x5 chain_fmnist"
-[ -f "$OUT/synth_6x5.csv" ] || $PY bench/out_of_the_box_csv.py "$CSV" "$OUT"
-for name in $TABLES; do
+MO_TABLES="mo_cat_c100 mo_cat_fmnist mo_synth_8x3"  # with a params column, for several objectives
+[ -f "$OUT/mo_synth_8x3.csv" ] || $PY bench/out_of_the_box_csv.py "$CSV" "$OUT"
+for name in $TABLES $MO_TABLES; do
     [ -f "$OUT/$name.csv" ] || continue
     space=$(head -1 "$OUT/$name.space")
     [ -f "$OUT/$name.h5" ] || $S import "$OUT/$name.csv" --space "$space" --out "$OUT/$name.h5"
@@ -45,6 +46,12 @@ for table in $TABLES; do
 done
 [ -f "$OUT/nb201_c100.h5" ] && row mo-nb201_c100 search "$OUT/nb201_c100.h5" --objectives acc:max,params:min \
     --strategies bo,nsga2 --seeds "$MO_SEEDS" --budget 100
+for table in $MO_TABLES; do  # plain categorical tables; bo's previous default there: the RBF GP on graf
+    row "mo-$table" search "$OUT/$table.h5" --objectives acc:max,params:min --strategies bo,nsga2 \
+        --seeds "$MO_SEEDS" --budget 100
+    row "mo-before-$table" search "$OUT/$table.h5" --objectives acc:max,params:min --strategies bo \
+        --encoding graf --seeds "$MO_SEEDS" --budget 100
+done
 [ -f "$OUT/chain_fmnist.h5" ] && row mo-chain_fmnist search "$OUT/chain_fmnist.h5" --objectives acc:max,flops:min \
     --strategies bo,nsga2 --seeds "$MO_SEEDS" --budget 100
 row predictors-nb201 bench predictors nb201 --metric cifar10_valid_acc --train-sizes 100

@@ -6,7 +6,11 @@ column and one metric `acc`.
   position per edge, the op index as the choice), CIFAR-10 / CIFAR-100 validation accuracy;
 - cat_fmnist: nb201-fmnist's 1,000 cells the same way (valid_acc, mean over its seeds);
 - chain_fmnist: the shipped chain table (categorical:8x3, valid_acc), when this installation has it;
-- synth_8x3, synth_6x5: synthetic categorical functions with known low-order structure (`synthetic`).
+- synth_8x3, synth_6x5: synthetic categorical functions with known low-order structure (`synthetic`);
+- mo_cat_c100, mo_cat_fmnist, mo_synth_8x3: tables for several objectives with a `params` column a
+  user's table would carry: cat_c100 and cat_fmnist with their cells' NB201 network params (C=16,
+  N=5, as nb201 counts them; nb201-fmnist's own column), synth_8x3 with an additive cost (each
+  position's choice a random price, as a chain's blocks are).
 
 Usage: python bench/out_of_the_box_csv.py NB201_CSV OUT_DIR
 """
@@ -21,12 +25,13 @@ import numpy as np
 import pandas as pd
 
 from surrogate.catalog import SHIPPED, resolve
+from surrogate.nets.costs import costs
 from surrogate.spaces import get_space
 from surrogate.tabular import Table
 
 
-def write(out: Path, name: str, space: str, archs: list[str], acc) -> None:
-    pd.DataFrame({"arch": archs, "acc": acc}).to_csv(out / f"{name}.csv", index=False)
+def write(out: Path, name: str, space: str, archs: list[str], acc, **columns) -> None:
+    pd.DataFrame({"arch": archs, "acc": acc, **columns}).to_csv(out / f"{name}.csv", index=False)
     (out / f"{name}.space").write_text(space + "\n")
 
 
@@ -65,6 +70,15 @@ def main(csv: str, out_dir: str) -> None:
         space = get_space(f"categorical:{d}x{k}")
         archs, values = synthetic(d, k, pairs, seed)
         write(out, name, space.spec, space.format_many(archs), values)
+    cells = nb201.parse_many(frame.arch)
+    write(out, "mo_cat_c100", plain.spec, plain.format_many(cells), frame.cifar100_valid_acc,
+          params=costs("nb201", cells)["params"])
+    write(out, "mo_cat_fmnist", plain.spec, plain.format_many(fmnist.archs), fmnist.metric("valid_acc"),
+          params=fmnist.metric("params"))
+    chains, values = synthetic(8, 3, 8, 2208)
+    price = np.random.default_rng(83).uniform(1e4, 1e5, (8, 3))
+    write(out, "mo_synth_8x3", "categorical:8x3", get_space("categorical:8x3").format_many(chains), values,
+          params=price[np.arange(8), chains].sum(axis=1).round())
     if "chain-fmnist" in SHIPPED and SHIPPED["chain-fmnist"].path.is_file():
         chain = Table.read(resolve("chain-fmnist"))
         write(out, "chain_fmnist", chain.space, chain.arch_strings, chain.metric("valid_acc"))

@@ -28,6 +28,13 @@ TABLES = {"nb201_c100": "NB201 imported (space nb201), CIFAR-100 valid: proxies 
           "synth_6x5": "synthetic categorical:6x5 (main effects, 6 pairs, one 3-way term, noise)",
           "chain_fmnist": "chain-fmnist (categorical:8x3 on Fashion-MNIST) imported"}
 
+#: several objectives (`mo-NAME` runs; `mo-before-NAME`: bo's previous default on a plain categorical table)
+MO_TABLES = {"nb201_c100": "NB201 imported, CIFAR-100 valid vs params",
+             "mo_cat_c100": "NB201 imported as categorical:6x5 with a params column, CIFAR-100 valid vs params",
+             "mo_cat_fmnist": "nb201-fmnist imported as categorical:6x5 with its params column, valid acc vs params",
+             "mo_synth_8x3": "synthetic categorical:8x3 with an additive params column, acc vs params",
+             "chain_fmnist": "chain-fmnist, valid acc vs FLOPs"}
+
 
 def per_seed(folder: Path) -> pd.DataFrame:
     """Each run's queries to the optimum and regret at 50/100, from trajectories.csv."""
@@ -93,18 +100,18 @@ def _out_folder(line: str) -> str:
 
 def mo_rows(out: Path) -> list[str]:
     lines = ["| table | strategy | seeds | HV ratio@50 | HV ratio@100 (mean ± std) | front found |", "|---|---|---|---|---|---|"]
-    for name, what in (("mo-nb201_c100", "NB201 imported, CIFAR-100 valid vs params"),
-                       ("mo-chain_fmnist", "chain-fmnist, valid acc vs FLOPs")):
-        doc = out / f"{name}.json"
-        if not doc.is_file():
-            lines += kept(what)
-            continue
-        t = pd.read_csv(out / name / "trajectories.csv")
-        finals = t[t.step == 100].groupby("strategy", sort=False).hypervolume_ratio
-        for r in json.loads(doc.read_text())["results"]:
-            lines.append(f"| {what} | {r['strategy']} | {r['seeds']} | {r['hypervolume_ratio_at']['50']:.4f} | "
-                         f"{r['hypervolume_ratio_at']['100']:.4f} ± {finals.get_group(r['strategy']).std():.4f} | "
-                         f"{r['found_front_fraction']:.2f} |")
+    for name, what in MO_TABLES.items():
+        for prefix, label in (("mo", "{}"), ("mo-before", "{} (previous default: --encoding graf)")):
+            doc = out / f"{prefix}-{name}.json"
+            if not doc.is_file():
+                lines += kept(what, prefix == "mo-before")
+                continue
+            t = pd.read_csv(out / f"{prefix}-{name}" / "trajectories.csv")
+            finals = t[t.step == 100].groupby("strategy", sort=False).hypervolume_ratio
+            for r in json.loads(doc.read_text())["results"]:
+                lines.append(f"| {what} | {label.format(r['strategy'])} | {r['seeds']} | "
+                             f"{r['hypervolume_ratio_at']['50']:.4f} | {r['hypervolume_ratio_at']['100']:.4f} ± "
+                             f"{finals.get_group(r['strategy']).std():.4f} | {r['found_front_fraction']:.2f} |")
     return lines
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from typing import Callable, Sequence
@@ -41,8 +42,9 @@ def _read_table(name_or_path: str):
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
-    """The command as typed, for provenance records."""
-    return shlex.join(["surrogate", *(sys.argv[1:] if argv is None else argv)])
+    """The command as typed, for provenance records; a storage URL's password as *** (`--storage`)."""
+    words = sys.argv[1:] if argv is None else argv
+    return shlex.join(["surrogate", *(re.sub(r"(://[^:/@\s]+):[^/\s]*@", r"\1:***@", w) for w in words)])
 
 
 # --- import -----------------------------------------------------------------------------------

@@ -226,9 +226,9 @@ def test_mo_bo_reads_a_tables_proxies_by_default(tmp_path):
     assert campaign.params_for("re", oracle, problem) == {}
     bo = campaign.strategy("bo", oracle, problem, seed=0)
     assert bo.inputs(table.archs[:3]).shape[1] == bo.encoding.dim + 1 + 2 * 1  # encoding, the proxy, log params, params
-    assert bo.encoding.name == "onehot"  # beside feature columns; graf without them
+    assert bo.encoding.name == "onehot"  # beside feature columns; without them the categorical GP on indices
     plain = Campaign(["valid_acc:max", "params:min"], strategies=["bo", "re"], budget=14, seeds=1, init=4, features=[])
-    assert plain.strategy("bo", oracle, problem, seed=0).encoding.name == "graf"
+    assert plain.strategy("bo", oracle, problem, seed=0).encoding.name == "index"
     assert campaign.key(oracle, problem, "bo", 0) != plain.key(oracle, problem, "bo", 0)  # bo's trajectory changes
     one = campaign.run_one(oracle, problem, truth, "bo", seed=0)
     assert len(one) == 14 and one.hypervolume_ratio.is_monotonic_increasing

@@ -247,3 +247,11 @@ def test_info_shows_how_many_architectures_have_each_seed_count(tmp_path, capsys
     rows = {line.split()[0]: line for line in stdout.splitlines() if line.startswith("  ")}
     assert "1: 6, 2: 2" in rows["acc"]
     assert rows["cost"].split()[1:3] == ["8", "1"]  # count 8, every one with 1 seed
+
+
+def test_the_recorded_command_hides_a_storage_password():
+    from surrogate.cli import command_line
+
+    recorded = command_line(["pbt", "--storage", "postgresql+psycopg2://me:s3cret@db:5432/nas", "--study", "x"])
+    assert "s3cret" not in recorded and "postgresql+psycopg2://me:***@db:5432/nas" in recorded
+    assert command_line(["search", "--storage", "sqlite:///x.db"]) == "surrogate search --storage sqlite:///x.db"

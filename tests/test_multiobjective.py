@@ -97,11 +97,12 @@ def test_exhaustive_budget_finds_the_whole_front():
         assert pareto.found_front_fraction(prob.objective_matrix(search.outcome_matrix()), true_front) == 1.0
 
 
-def test_bo_finds_most_of_a_simple_front():
+@pytest.mark.parametrize("ts_every", [0, 3])
+def test_bo_finds_most_of_a_simple_front(ts_every):
     prob = problem()
     truth = prob.objective_matrix(outcomes(SPACE.enumerate()))
     true_front = truth[pareto.non_dominated(truth)]
-    search, _ = run("bo", prob, budget=30, init=6)
+    search, _ = run("bo", prob, budget=30, init=6, ts_every=ts_every)
     ratio = pareto.hypervolume_ratio(prob.objective_matrix(search.outcome_matrix()), true_front,
                                      pareto.reference_point(true_front))
     assert ratio > 0.95
@@ -118,6 +119,36 @@ def test_bo_builds_the_right_kind():
         get_mo_strategy("bo", SPACE, problem(), seed=0, acq="nope")
     with pytest.raises(UsageError):
         get_mo_strategy("bogus", SPACE, problem())
+
+
+def test_a_thompson_turn_scores_the_hypervolume_a_draw_adds():
+    prob = problem()
+    search, _ = run("bo", prob, budget=12, init=6)
+    archs, x = search.candidates()
+    scores = search.scores(x)
+    predictor = search.predictors["acc"]
+    predictor.sample_joint = lambda X, rng: predictor.predict(X)[0]  # the draw at the posterior mean
+    gains = search.thompson_scores(x, scores)
+    pool = np.isfinite(gains)
+    assert pool.sum() == min(len(x), search.ts_pool) and (gains[pool] >= 0).all()
+    front, ref = (t.numpy() for t in search.front(x, search.inputs(np.stack(search.archs))))
+    drawn = np.column_stack([predictor.predict(x[:, :search.width])[0], -x[:, -1]])  # params minimised
+    for i in np.flatnonzero(pool)[:20]:
+        exact = pareto.hypervolume(np.vstack([front, drawn[i]]), ref) - pareto.hypervolume(front, ref)
+        assert gains[i] == pytest.approx(exact, rel=1e-6, abs=1e-9)
+
+
+def test_bo_on_plain_choices_models_the_measured_columns_with_the_categorical_gp():
+    for prob in (problem(), problem("acc:max", ["latency<=2"])):
+        search = get_mo_strategy("bo", SPACE, prob, seed=0)
+        assert search.encoding.name == "index" and not search.cost_features
+        assert {type(p).__name__ for p in search.predictors.values()} == {"CategoricalGP"}
+    graf = get_mo_strategy("bo", SPACE, problem(), seed=0, encoding="graf")
+    assert graf.cost_features and type(graf.predictors["acc"]).__name__ == "GaussianProcess"
+    beside = get_mo_strategy("bo", SPACE, problem(), seed=0, features=lambda a: a[:, :1].astype(float))
+    assert beside.encoding.name == "onehot"
+    with pytest.raises(UsageError, match="choice indices only"):
+        get_mo_strategy("bo", SPACE, problem(), seed=0, encoding="index", features=lambda a: a[:, :1].astype(float))
 
 
 @pytest.mark.parametrize("acq", ["ehvi", "nehvi", "parego"])

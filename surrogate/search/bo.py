@@ -28,14 +28,15 @@ def bo_encoding(space: Space, problem=None, features: bool = False, model: str =
     bench/results/predictors_zc.md, out_of_the_box.md and rnn.md, several objectives and constraints
     in bench/results/search_mo.md). One objective: `graf` on cell spaces, with or without feature
     columns (without: ahead of `path` on rnn-shakespeare and nb201-fmnist, within noise on nb201 and
-    nb201-digits); on a space of plain choices the GP reads the choice `index` (and is then the
-    categorical GP, `bo_model`), other models and feature columns `onehot`. A constrained single
-    objective: `graf`. Several objectives: `graf`, or `onehot` beside feature columns (the proxies
-    then carry the structure graf summarises)."""
+    nb201-digits). On a space of plain choices without feature columns the GP reads the choice
+    `index` (and is then the categorical GP, `bo_model`) whatever the problem; other models, and
+    feature columns, `onehot` there. Otherwise a constrained single objective: `graf`; several
+    objectives: `graf`, or `onehot` beside feature columns (the proxies then carry the structure
+    graf summarises)."""
+    if not isinstance(space, CellSpace) and model == "gp" and not features:
+        return "index"  # plain choices: the categorical GP, for one objective or several
     if problem is None or problem.plain:
-        if isinstance(space, CellSpace):
-            return "graf"
-        return "index" if model == "gp" and not features else "onehot"
+        return "graf" if isinstance(space, CellSpace) else "onehot"
     if problem.m == 1 and not problem.measured_constraints:
         return "graf"
     return "onehot" if features else "graf"

@@ -46,7 +46,7 @@ from surrogate.models.botorch_adapter import PredictorModel
 from surrogate.models.warp import Warp, check_targets
 from surrogate.search import pareto
 from surrogate.search.base import RandomSearch, Strategy
-from surrogate.search.bo import ACQUISITIONS, BayesianOptimization, bo_encoding, check_acquisition
+from surrogate.search.bo import ACQUISITIONS, BayesianOptimization, bo_encoding, bo_model, check_acquisition
 from surrogate.search.evolution import RegularizedEvolution
 from surrogate.search.problem import Constraint, Problem
 from surrogate.search.tpe import OptunaStrategy
@@ -196,7 +196,8 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
     The reference point is the problem's, else inferred (`reference`). Pending asks are BoTorch's
     `X_pending`. The GPs read `encoding` (default: `bo.bo_encoding`), then `features` when given (a
     function of architectures: a table's zero-cost proxies by class, `features.ClassFeatures`), then the
-    log exact columns when `cost_features`. The first `init` asks are random. Each GP is fitted on
+    log exact columns when `cost_features` (not the categorical GP, which the `index` encoding
+    selects on plain choices: `bo.bo_model`). The first `init` asks are random. Each GP is fitted on
     `targets` (`Warp`); the acquisition then works in the GPs' units, exact columns in their own.
     """
 
@@ -205,23 +206,32 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
     def __init__(self, space: Space | str, seed: int | None = None, problem: Problem | None = None,
                  encoding: str | None = None, acq: str = "ehvi", init: int = 10, mc_samples: int = 32,
                  targets: str = "copula", cost_features: bool = True, pool_size: int = 2000,
-                 model_params: dict | None = None, features: Callable[[np.ndarray], np.ndarray] | None = None):
+                 model_params: dict | None = None, features: Callable[[np.ndarray], np.ndarray] | None = None,
+                 ts_every: int | None = None, ts_pool: int = 500):
         super().__init__(space, seed, problem)
         self.features = features
         check_acquisition(acq, "several")
-        self.targets, self.cost_features = check_targets(targets), cost_features
+        self.targets = check_targets(targets)
         self.warps: dict[str, Warp] = {}
         if init < 1 or mc_samples < 1:
             raise UsageError("init and mc_samples must be >= 1")
         self.encoding = get_encoding(encoding or bo_encoding(self.space, problem, features is not None), self.space)
+        model = bo_model("gp", self.encoding.name)
+        if model == "cgp" and features is not None:
+            raise UsageError("the categorical GP (encoding index) reads choice indices only, not feature columns")
+        self.cost_features = cost_features and model == "gp"  # the categorical GP reads choice indices only
         self.acq, self.init, self.mc_samples, self.pool_size = acq, init, mc_samples, pool_size
         p = self.problem
         self.modelled = [c for c in p.columns if c not in p.exact_columns]
         self.outputs = self.modelled + list(p.exact_columns)  # the ModelList's output order
-        self.width = self.encoding.dim + (len(p.exact_columns) if cost_features else 0)  # what the GPs read (+ features)
+        self.width = self.encoding.dim + (len(p.exact_columns) if self.cost_features else 0)  # + features
         # warped here (Warp), and the plain GP fit (no outlier trimming), as before
-        params = {"seed": seed, "warm_start": True, "targets": "raw", "outlier_z": None, **(model_params or {})}
-        self.predictors = {c: get_model("gp", **params) for c in self.modelled}
+        params = {"seed": seed, "warm_start": True, "targets": "raw", **({"outlier_z": None} if model == "gp" else {}),
+                  **(model_params or {})}
+        self.predictors = {c: get_model(model, **params) for c in self.modelled}
+        self.ts_every, self.ts_pool = 0 if ts_every is None else int(ts_every), ts_pool
+        if self.ts_every and not all(hasattr(m, "sample_joint") for m in self.predictors.values()):
+            raise UsageError(f"ts_every needs models that draw jointly (gp, cgp); {model!r} does not")
         self._inputs: np.ndarray | None = None  # [encoding | exact] of the domain, computed once
 
     # --- inputs ---------------------------------------------------------------------------------
@@ -303,6 +313,16 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
                 ref[j] = values.min() - pareto.REF_MARGIN * np.ptp(values)
         return ref
 
+    def front(self, x_candidates: np.ndarray, x_observed: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the observed feasible points' objectives, the reference point), maximisation form, in the
+        models' units: what a hypervolume improvement is measured against."""
+        p, outcomes = self.problem, self.outcome_matrix()
+        ok = p.feasible(outcomes) & np.isfinite(p.objective_matrix(outcomes)).all(axis=1)
+        Y = p.objective_matrix(self.warped(outcomes))
+        basis = Y[ok] if ok.any() else Y[np.isfinite(Y).all(axis=1)]  # every finite point while none is feasible
+        ref = torch.as_tensor(self.reference(basis, np.vstack([x_candidates, x_observed])))
+        return torch.as_tensor(Y[ok]), ref
+
     def acquisition(self, model: ModelList, x_observed: torch.Tensor, x_pending: torch.Tensor | None,
                     x_candidates: np.ndarray, analytic: bool = True):
         p, outputs = self.problem, self.outputs
@@ -324,10 +344,7 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
                                            objective=LinearMCObjective(weights), constraints=constraints,
                                            X_pending=x_pending)
         objective = WeightedMCMultiOutputObjective(signs, outcomes=index, num_outcomes=len(outputs))
-        Y = p.objective_matrix(outcomes)
-        basis = Y[ok] if ok.any() else Y[np.isfinite(Y).all(axis=1)]  # every finite point while none is feasible
-        ref = torch.as_tensor(self.reference(basis, np.vstack([x_candidates, x_observed.numpy()])))
-        Y = torch.as_tensor(Y[ok])
+        Y, ref = self.front(x_candidates, x_observed.numpy())
         if self.acq == "ehvi":
             partitioning = FastNondominatedPartitioning(ref_point=ref, Y=Y)
             if analytic and x_pending is None and constraints is None:
@@ -358,12 +375,40 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
                     break  # an exact EHVI of 0 everywhere (underflow far from the front): its log-space MC version ranks
             return values
 
+    def _thompson_turn(self) -> bool:
+        return (bool(self.ts_every) and (self.n_observed - self.init) % self.ts_every == self.ts_every - 1
+                and not self._pending and not self.problem.measured_constraints)
+
+    def thompson_scores(self, x: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Over the `ts_pool` candidates of highest acquisition, the hypervolume that one joint
+        posterior draw of every measured column (exact columns as they are) adds to the observed
+        front (TSEMO's rule, Bradford et al. 2018); -inf elsewhere. The acquisition's own scores when
+        the draw improves on nothing."""
+        p = self.problem
+        top = np.argsort(-scores, kind="stable")[: self.ts_pool]
+        drawn = np.empty((len(top), len(p.columns)))
+        for name, predictor in self.predictors.items():
+            drawn[:, p.columns.index(name)] = predictor.sample_joint(x[top, :self.width], self.rng)
+        for j, name in enumerate(p.exact_columns):
+            drawn[:, p.columns.index(name)] = x[top, self.width + j]
+        Y, ref = self.front(x, self.inputs(np.stack(self.archs)))
+        lower, upper = FastNondominatedPartitioning(ref_point=ref, Y=Y).get_hypercell_bounds()
+        y = torch.as_tensor(p.objective_matrix(drawn)).unsqueeze(-2)  # (pool, 1, m) against (cells, m)
+        gain = (torch.minimum(y, upper) - lower).clamp_min(0).prod(-1).sum(-1).numpy()
+        if not (gain > 0).any():
+            return scores
+        out = np.full(len(x), -np.inf)
+        out[top] = gain
+        return out
+
     def propose(self) -> np.ndarray:
         y = self.problem.objective_matrix(self.outcome_matrix())
         if self.n_observed < self.init or not np.isfinite(y).all(axis=1).any() or not self._fit():
             return self.random_unseen(1)[0]
         archs, x = self.candidates()
         scores = self.scores(x)
+        if self._thompson_turn():
+            scores = self.thompson_scores(x, scores)
         best = np.flatnonzero(scores == scores.max())
         return archs[best[self.rng.integers(len(best))]]
 
