@@ -40,6 +40,8 @@ VARIANTS = {
     "gp": {"ts_every": 0},  # the GP on graf (+ the table's proxies): LogEI only
     "gp-ts3": {"ts_every": 3},  # every third model-based ask a joint Thompson draw
     "gp-ts5": {"ts_every": 5},
+    "default": {},  # bo as `surrogate search` builds it on the table (init 10)
+    "init5": {"init": 5},  # half the random initial design
 }
 #: several objectives (OBJECTIVE with a comma): name -> MultiObjectiveBO keyword arguments
 MO_VARIANTS = {

@@ -137,6 +137,34 @@ def _cmd_proxies(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- latency ----------------------------------------------------------------------------------
+def _cmd_latency(args: argparse.Namespace) -> int:
+    import json
+
+    from surrogate.nets.latency import run_latency
+
+    if bool(args.space) == bool(args.like):
+        raise UsageError("give --space SPEC or --like TABLE (whose space and network settings are taken)")
+    settings = {"channels": 16, "cells": 5, "num_classes": 10, "input_shape": (3, 32, 32)}
+    space = args.space
+    if args.like:
+        from surrogate.features import network_kwargs
+
+        table = _read_table(args.like)
+        space, settings = table.space, {**settings, **network_kwargs(table, "latency")}
+    given = {k: getattr(args, k) for k in ("channels", "cells", "num_classes") if getattr(args, k) is not None}
+    if args.input_shape:
+        try:
+            given["input_shape"] = tuple(int(v) for v in args.input_shape.split(","))
+        except ValueError:
+            raise UsageError(f"--input-shape {args.input_shape!r}: write C,H,W, e.g. 3,32,32") from None
+    document, text = run_latency(space, args.out, device=args.device, batch=args.batch, threads=args.threads,
+                                 repeats=args.repeats, warmup=args.warmup, check=args.check, seed=args.seed,
+                                 **{**settings, **given}, command=args.command_line, progress=not args.no_progress)
+    print(json.dumps(document) if args.json else text)
+    return 0
+
+
 # --- search -----------------------------------------------------------------------------------
 def _cmd_search(args: argparse.Namespace) -> int:
     import json
@@ -425,6 +453,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing zc_ columns")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=_cmd_proxies)
+
+    p = sub.add_parser("latency", help="a latency lookup table of a space's networks on a device (one entry per "
+                       "decision's choice), checked against architectures timed whole")
+    p.add_argument("--space", help="space spec (networks at NB201's CIFAR-10 settings unless given below)")
+    p.add_argument("--like", help="a table (or a shipped name): its space and the network settings it was trained with")
+    p.add_argument("--channels", type=int, help="network width C (default: --like's, else 16)")
+    p.add_argument("--cells", type=int, help="cells per stage N (default: --like's, else 5)")
+    p.add_argument("--num-classes", type=int, help="classes of the head (default: --like's, else 10)")
+    p.add_argument("--input-shape", help="C,H,W of one input (default: --like's, else 3,32,32)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
+    p.add_argument("--batch", type=int, default=1, help="inputs per forward pass (default: 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads while timing (default: 1)")
+    p.add_argument("--repeats", type=int, default=30, help="timed rounds; each entry is their median (default: 30)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed rounds first (default: 5)")
+    p.add_argument("--check", type=int, default=20, help="random architectures timed whole against the table's sum "
+                   "(default: 20; 0: none)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the checked architectures (default: 0)")
+    p.add_argument("--out", default="runs/latency/table.json", help="output JSON (default: runs/latency/table.json)")
+    p.add_argument("--json", action="store_true", help="print the JSON document to stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(run=_cmd_latency)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", required=True, parser_class=_Parser)
     p = bench.add_parser("predictors", help="rank correlation of predictors x encodings x training-set sizes")

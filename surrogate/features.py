@@ -88,22 +88,29 @@ def raw_feature(table: Table, name: str) -> np.ndarray:
     if name in COMPUTED:
         from surrogate.nets.costs import costs
 
-        config = table.attrs.get("training_config") or {}
-        kwargs = {k: int(config[k]) for k in ("channels", "cells", "num_classes") if k in config}
-        if "input_shape" in config:
-            kwargs["input_shape"] = tuple(int(x) for x in config["input_shape"])
-        from surrogate.nets import LANGUAGE_MODELS
-        from surrogate.spaces import get_space
-
-        if get_space(table.space).kind in LANGUAGE_MODELS:  # a language model's costs depend on its vocabulary
-            vocab = (config.get("split") or {}).get("vocab")
-            if not vocab or "channels" not in config:
-                raise UsageError(f"{name} of {table.space} networks depend on the vocabulary and hidden size, which "
-                                 f"this table does not record: add a {name} column to it")
-            kwargs |= {"num_classes": len(vocab), "input_shape": (len(vocab),)}
-        return costs(table.space, table.archs, **kwargs)[name]
+        return costs(table.space, table.archs, **network_kwargs(table, name))[name]
     raise UsageError(f"unknown feature {name!r}: not a column of the file ({', '.join(table.metrics)}) "
                      f"nor a computed one ({', '.join(COMPUTED)})")
+
+
+def network_kwargs(table: Table, what: str = "costs") -> dict:
+    """The network settings a table's training recorded (`channels`, `cells`, `num_classes`,
+    `input_shape`), as `nets.costs.costs` and `nets.latency` take them; those it lacks keep their
+    defaults (NB201's on CIFAR-10)."""
+    config = table.attrs.get("training_config") or {}
+    kwargs = {k: int(config[k]) for k in ("channels", "cells", "num_classes") if k in config}
+    if "input_shape" in config:
+        kwargs["input_shape"] = tuple(int(x) for x in config["input_shape"])
+    from surrogate.nets import LANGUAGE_MODELS
+    from surrogate.spaces import get_space
+
+    if get_space(table.space).kind in LANGUAGE_MODELS:  # a language model's costs depend on its vocabulary
+        vocab = (config.get("split") or {}).get("vocab")
+        if not vocab or "channels" not in config:
+            raise UsageError(f"{what} of {table.space} networks depend on the vocabulary and hidden size, which "
+                             f"this table does not record: add a {what} column to it")
+        kwargs |= {"num_classes": len(vocab), "input_shape": (len(vocab),)}
+    return kwargs
 
 
 def feature_matrix(table: Table, names: list[str]) -> np.ndarray:
