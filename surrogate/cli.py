@@ -143,14 +143,15 @@ def _cmd_latency(args: argparse.Namespace) -> int:
 
     from surrogate.nets.latency import run_latency
 
-    if bool(args.space) == bool(args.like):
+    like = args.like or (args.into if not args.space else None)
+    if bool(args.space) == bool(like):
         raise UsageError("give --space SPEC or --like TABLE (whose space and network settings are taken)")
     settings = {"channels": 16, "cells": 5, "num_classes": 10, "input_shape": (3, 32, 32)}
     space = args.space
-    if args.like:
+    if like:
         from surrogate.features import network_kwargs
 
-        table = _read_table(args.like)
+        table = _read_table(like)
         space, settings = table.space, {**settings, **network_kwargs(table, "latency")}
     given = {k: getattr(args, k) for k in ("channels", "cells", "num_classes") if getattr(args, k) is not None}
     if args.input_shape:
@@ -160,7 +161,8 @@ def _cmd_latency(args: argparse.Namespace) -> int:
             raise UsageError(f"--input-shape {args.input_shape!r}: write C,H,W, e.g. 3,32,32") from None
     document, text = run_latency(space, args.out, device=args.device, batch=args.batch, threads=args.threads,
                                  repeats=args.repeats, warmup=args.warmup, check=args.check, seed=args.seed,
-                                 **{**settings, **given}, command=args.command_line, progress=not args.no_progress)
+                                 **{**settings, **given}, command=args.command_line, progress=not args.no_progress,
+                                 into=args.into)
     print(json.dumps(document) if args.json else text)
     return 0
 
@@ -470,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", type=int, default=20, help="random architectures timed whole against the table's sum "
                    "(default: 20; 0: none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the checked architectures (default: 0)")
+    p.add_argument("--into", help="a table file of the space: write each architecture's predicted latency into it as "
+                   "column latency_ms, which search reads as exact (--objectives ...,latency_ms:min, --constraint "
+                   "'latency_ms<=X'); alone, also --like")
     p.add_argument("--out", default="runs/latency/table.json", help="output JSON (default: runs/latency/table.json)")
     p.add_argument("--json", action="store_true", help="print the JSON document to stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

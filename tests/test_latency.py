@@ -63,3 +63,41 @@ def test_bad_input_is_one_line_exit_2_before_any_work(tmp_path, capsys, args, ne
     assert main(["latency", *args, "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and not out.exists()
+
+
+def _tiny_table(path):
+    from surrogate.spaces import get_space
+    from surrogate.tabular import Table
+
+    space = get_space("categorical:3x3")
+    archs = space.enumerate()
+    acc = 50 + (archs * np.array([3, 2, 1])).sum(axis=1) + np.arange(len(archs)) / 100
+    Table(space=space.spec, archs=archs, arch_strings=space.format_many(archs), metrics={"acc": acc}).write(path)
+
+
+def test_into_writes_a_column_search_reads_as_exact(tmp_path, capsys):
+    from surrogate.search.oracle import TableOracle
+    from surrogate.tabular import Table
+
+    path = tmp_path / "t.h5"
+    _tiny_table(path)
+    assert main(["latency", "--into", str(path), "--channels", "4", "--input-shape", "1,8,8", "--repeats", "2",
+                 "--warmup", "0", "--check", "0", "--out", str(tmp_path / "l.json"), "--no-progress"]) == 0
+    assert "latency_ms" in capsys.readouterr().out
+    table = Table.read(path)
+    lut = LatencyTable.read(tmp_path / "l.json")
+    np.testing.assert_allclose(table.metric("latency_ms"), lut.predict(table.archs))
+    assert table.attrs["exact_columns"] == ["latency_ms"] and table.attrs["latency"]["repeats"] == 2
+    assert TableOracle(table, ["acc", "latency_ms"]).exact_columns == ("latency_ms",)
+    bound = float(np.median(table.metric("latency_ms")))
+    assert main(["search", str(path), "--metric", "acc", "--constraint", f"latency_ms<={bound}", "--strategies",
+                 "bo,rs", "--seeds", "1", "--budget", "6", "--init", "3", "--out", str(tmp_path / "s"),
+                 "--json", "--no-progress"]) == 0
+    capsys.readouterr()
+    import pandas as pd
+
+    traj = pd.read_csv(tmp_path / "s" / "trajectories.csv")
+    assert len(traj) == 12 and (traj.latency_ms <= bound).all()  # an exact constraint filters before asking
+    assert main(["latency", "--into", str(path), "--space", "categorical:4x3", "--out", str(tmp_path / "m.json"),
+                 "--no-progress"]) == 2
+    assert "holds space categorical:3x3" in capsys.readouterr().err

@@ -55,6 +55,45 @@ class LatencyTable:
             raise UsageError(f"{path} is not a latency table written by `surrogate latency`: {err}") from None
 
 
+#: the column `--into` writes: each architecture's latency predicted by the table (its sum)
+COLUMN = "latency_ms"
+#: table attribute listing columns computed from the architecture alone (search reads them as exact)
+EXACT_ATTR = "exact_columns"
+
+
+def check_into(path: str | Path, space: str):
+    """Before any timing: `path` is an existing, rewritable table file of `space` (not a shipped
+    one) whose `latency_ms` column, if any, this command wrote; returns the table."""
+    from surrogate._io import check_rewritable
+    from surrogate.catalog import refuse_write
+    from surrogate.spaces import get_space
+    from surrogate.tabular import Table
+
+    refuse_write(path, "--into")
+    table = Table.read(path)
+    check_rewritable(path, "--into")
+    if get_space(table.space).spec != get_space(space).spec:
+        raise UsageError(f"--into {path} holds space {table.space}, the latency table is of {space}")
+    if COLUMN in table.metrics and "latency" not in table.attrs:
+        raise UsageError(f"--into {path} has a {COLUMN} column this command did not write; rename it first")
+    return table
+
+
+def write_column(path: str | Path, table: "LatencyTable", facts: dict):
+    """Write each architecture's predicted latency into the table at `path` (atomically, under its
+    lock), with the lookup table's facts in the `latency` attribute and the column listed as exact."""
+    from surrogate._io import file_lock
+    from surrogate.tabular import Table
+
+    with file_lock(path):
+        current = Table.read(path)
+        out = current.with_metric(COLUMN, table.predict(current.archs))
+        out.attrs["latency"] = facts
+        out.attrs[EXACT_ATTR] = sorted(set(out.attrs.get(EXACT_ATTR) or []) | {COLUMN})
+        out.write(path)
+    return out
+
+
 @contextlib.contextmanager
 def _threads(n: int):
     import torch
@@ -151,9 +190,11 @@ def check_request(space: str, device: str, batch: int, threads: int, repeats: in
 def run_latency(space: str, out: str, device: str = "cpu", batch: int = 1, threads: int = 1, repeats: int = 30,
                 warmup: int = 5, check: int = 20, seed: int = 0, channels: int = 16, cells: int = 5,
                 num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32), command: str = "",
-                progress: bool = True) -> tuple[dict, str]:
+                progress: bool = True, into: str | None = None) -> tuple[dict, str]:
     """Measure `space`'s latency table, compare it with `check` architectures timed whole, write
-    `out` (JSON); returns the document and the text to print."""
+    `out` (JSON) and, with `into`, every architecture's predicted latency into that table file
+    (column `latency_ms`, which search then reads as exact: `--constraint latency_ms<=X`); returns
+    the document and the text to print."""
     from scipy.stats import kendalltau
 
     from surrogate._io import atomic_write, run_record
@@ -163,6 +204,8 @@ def run_latency(space: str, out: str, device: str = "cpu", batch: int = 1, threa
     check_request(space, device, batch, threads, repeats, warmup, check)
     if Path(out).is_dir():
         raise UsageError(f"--out {out} is a folder; give a .json file")
+    if into is not None:
+        check_into(into, space)
     table = measure_table(space, device, batch, threads, repeats, warmup, channels, cells, num_classes,
                           tuple(input_shape), progress)
     s = get_space(space)
@@ -191,4 +234,8 @@ def run_latency(space: str, out: str, device: str = "cpu", batch: int = 1, threa
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, json.dumps(document, indent=1) + "\n")
     lines.append(f"wrote {out}")
+    if into is not None:
+        written = write_column(into, table, {"table": str(out), "base_ms": table.base_ms, **table.facts,
+                                             "command": command})
+        lines.append(f"wrote {COLUMN} (predicted by the table) for {written.n} archs into {into}")
     return document, "\n".join(lines)
