@@ -141,10 +141,10 @@ def test_a_thompson_turn_scores_the_hypervolume_a_draw_adds():
 def test_bo_on_plain_choices_models_the_measured_columns_with_the_categorical_gp():
     for prob in (problem(), problem("acc:max", ["latency<=2"])):
         search = get_mo_strategy("bo", SPACE, prob, seed=0)
-        assert search.encoding.name == "index" and not search.cost_features
+        assert search.encoding.name == "index" and not search.cost_features and search.ts_every == 3
         assert {type(p).__name__ for p in search.predictors.values()} == {"CategoricalGP"}
     graf = get_mo_strategy("bo", SPACE, problem(), seed=0, encoding="graf")
-    assert graf.cost_features and type(graf.predictors["acc"]).__name__ == "GaussianProcess"
+    assert graf.cost_features and type(graf.predictors["acc"]).__name__ == "GaussianProcess" and graf.ts_every == 0
     beside = get_mo_strategy("bo", SPACE, problem(), seed=0, features=lambda a: a[:, :1].astype(float))
     assert beside.encoding.name == "onehot"
     with pytest.raises(UsageError, match="choice indices only"):

@@ -197,7 +197,9 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
     `X_pending`. The GPs read `encoding` (default: `bo.bo_encoding`), then `features` when given (a
     function of architectures: a table's zero-cost proxies by class, `features.ClassFeatures`), then the
     log exact columns when `cost_features` (not the categorical GP, which the `index` encoding
-    selects on plain choices: `bo.bo_model`). The first `init` asks are random. Each GP is fitted on
+    selects on plain choices: `bo.bo_model`). The first `init` asks are random. Every `ts_every`-th
+    model-based ask (None: 3 with the categorical GP, as with one objective, else never) is a
+    Thompson turn (`thompson_scores`) when nothing is pending and no constraint is measured. Each GP is fitted on
     `targets` (`Warp`); the acquisition then works in the GPs' units, exact columns in their own.
     """
 
@@ -229,7 +231,8 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
         params = {"seed": seed, "warm_start": True, "targets": "raw", **({"outlier_z": None} if model == "gp" else {}),
                   **(model_params or {})}
         self.predictors = {c: get_model(model, **params) for c in self.modelled}
-        self.ts_every, self.ts_pool = 0 if ts_every is None else int(ts_every), ts_pool
+        # the categorical GP's rule with one objective (`bo.BayesianOptimization`): every third model-based ask a draw
+        self.ts_every, self.ts_pool = (3 if model == "cgp" else 0) if ts_every is None else int(ts_every), ts_pool
         if self.ts_every and not all(hasattr(m, "sample_joint") for m in self.predictors.values()):
             raise UsageError(f"ts_every needs models that draw jointly (gp, cgp); {model!r} does not")
         self._inputs: np.ndarray | None = None  # [encoding | exact] of the domain, computed once
