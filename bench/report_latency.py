@@ -2,6 +2,7 @@
 the spread of the entries, and the check against networks timed whole.
 
 Usage: python bench/report_latency.py runs/latency > bench/results/latency.md
+A `## Reading` section of the existing bench/results/latency.md is carried over.
 """
 
 from __future__ import annotations
@@ -29,12 +30,16 @@ def main(folder: str) -> None:
         f, c = d["facts"], d.get("check", {})
         entries = np.array([v for row in d["deltas_ms"] for v in row[1:]])
         measured = np.array(c.get("measured_ms", [np.nan]))
-        network = f"C={f['channels']}, N={f['cells']}, input {'x'.join(map(str, f['input_shape']))}"
+        cells = f", N={f['cells']}" if d["space"] == "nb201" else ""  # a chain's length is its space's
+        network = f"C={f['channels']}{cells}, input {'x'.join(map(str, f['input_shape']))}"
         lines.append(f"| {name} | {d['space']} | {network} | {f['device']} ({f['device_name']}) | {f['batch']} | "
                      f"{f['threads']} | {f['repeats']} ({f['warmup']}) | {d['base_ms']:.3f} | {entries.min():+.3f} / "
                      f"{entries.max():+.3f} | {len(c.get('archs', []))} | "
                      f"{measured.min():.3f} / {np.median(measured):.3f} / {measured.max():.3f} | "
                      f"{c.get('kendall_tau', float('nan')):.3f} | {c.get('mean_abs_percent_error', float('nan')):.1f} % |")
+    previous = Path("bench/results/latency.md")
+    if previous.is_file() and "## Reading" in previous.read_text():  # the analysis written from the tables, kept
+        lines += ["", previous.read_text().split("## Reading")[1].split("\n## Runs")[0].join(["## Reading", ""]).rstrip()]
     lines += ["", "## Runs", ""] + [f"- `{d['command']}`" for _, d in docs]
     print("\n".join(lines))
 

@@ -95,10 +95,17 @@ def raw_feature(table: Table, name: str) -> np.ndarray:
 
 def network_kwargs(table: Table, what: str = "costs") -> dict:
     """The network settings a table's training recorded (`channels`, `cells`, `num_classes`,
-    `input_shape`), as `nets.costs.costs` and `nets.latency` take them; those it lacks keep their
-    defaults (NB201's on CIFAR-10)."""
+    `input_shape`), as `nets.costs.costs` and `nets.latency` take them: the input shape and classes
+    from its image dataset (pooled to its `resolution`) where the configuration does not name them;
+    those it lacks keep their defaults (NB201's on CIFAR-10)."""
+    from surrogate.train.data import IMAGE_SHAPES
+
     config = table.attrs.get("training_config") or {}
     kwargs = {k: int(config[k]) for k in ("channels", "cells", "num_classes") if k in config}
+    if table.attrs.get("dataset") in IMAGE_SHAPES:
+        (c, h, w), classes = IMAGE_SHAPES[table.attrs["dataset"]]
+        side = config.get("resolution")
+        kwargs = {"num_classes": classes, "input_shape": (c, int(side or h), int(side or w)), **kwargs}
     if "input_shape" in config:
         kwargs["input_shape"] = tuple(int(x) for x in config["input_shape"])
     from surrogate.nets import LANGUAGE_MODELS

@@ -56,3 +56,17 @@ def test_proxies_come_free_where_the_shipped_cache_holds_them(tmp_path, capsys):
     blocks = Table("categorical:4x3", np.zeros((1, 4), dtype=np.int64), ["0000"], {"a": np.ones(1)})
     with_free_proxies(blocks, notes.append, "blocks.h5")  # a chain of blocks: say what its proxies measure
     assert len(notes) == 2 and "blocks.h5" in notes[1] and "not for a table of other hyperparameters" in notes[1]
+
+
+@pytest.mark.parametrize("name", ["nb201-fmnist", "nb201-digits"])
+def test_network_settings_of_a_table_reproduce_its_recorded_costs(name):
+    """The input shape and classes come from the table's dataset and resolution (the training
+    configuration does not name them), so computed params and FLOPs equal the recorded ones."""
+    from surrogate.catalog import resolve
+    from surrogate.features import network_kwargs
+    from surrogate.nets.costs import costs
+
+    table = Table.read(resolve(name))
+    computed = costs(table.space, table.archs[:40], **network_kwargs(table))
+    for column in ("params", "flops"):
+        np.testing.assert_array_equal(computed[column], table.metric(column)[:40])

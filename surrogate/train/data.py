@@ -237,6 +237,10 @@ def _cifar10(data_dir: Path | None) -> Data:
     return _carve("cifar10", train_x, train_y, *parts[-1], augment=Augment(pad=4, flip=True))
 
 
+#: each image dataset's input shape (C, H, W, before `resolution` pools it) and classes, known without loading it
+IMAGE_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {"digits": ((1, 8, 8), 10),
+                                                              "fashion-mnist": ((1, 28, 28), 10),
+                                                              "cifar10": ((3, 32, 32), 10)}
 DATASETS: dict[str, Callable[[Path | None], Data]] = {"digits": _digits, "fashion-mnist": _fashion_mnist, "cifar10": _cifar10}
 
 
