@@ -101,3 +101,12 @@ def test_into_writes_a_column_search_reads_as_exact(tmp_path, capsys):
     assert main(["latency", "--into", str(path), "--space", "categorical:4x3", "--out", str(tmp_path / "m.json"),
                  "--no-progress"]) == 2
     assert "holds space categorical:3x3" in capsys.readouterr().err
+
+
+def test_search_on_latency_without_the_column_says_how_to_get_it(tmp_path, capsys):
+    path = tmp_path / "t.h5"
+    _tiny_table(path)
+    assert main(["search", str(path), "--objectives", "acc:max,latency_ms:min", "--out", str(tmp_path / "s"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "surrogate latency --into FILE" in err and err.count("\n") == 1 and not (tmp_path / "s").exists()

@@ -163,8 +163,13 @@ class TableOracle(Oracle):
         smallest); NaN where none is finite."""
         if name not in self._classes:
             if name not in self.table.metrics and name not in COMPUTED:
+                from surrogate.nets.latency import COLUMN
+
+                hint = (f"; `surrogate latency --into FILE` writes {COLUMN}, predicted from a latency table measured "
+                        "on your device" if name == COLUMN else "")
                 raise UsageError(f"unknown metric {name!r}: not a column of the file "
-                                 f"({', '.join(self.table.metric_names)}) nor a computed one ({', '.join(COMPUTED)})")
+                                 f"({', '.join(self.table.metric_names)}) nor a computed one ({', '.join(COMPUTED)})"
+                                 + hint)
             own = raw_feature(self.table, name).astype(np.float64)
             if np.isinf(own).any():
                 raise UsageError(f"column {name!r} holds infinite values (row {np.flatnonzero(np.isinf(own))[0] + 1})")
