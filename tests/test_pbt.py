@@ -1,12 +1,7 @@
-"""`surrogate pbt`: exploit and explore, a tiny population on digits, resume, workers (local and
-sharing a storage, one killed), bad input."""
+"""`surrogate pbt`: exploit and explore, a tiny population on digits, resume, workers, bad input
+(workers sharing a storage: tests/test_pbt_storage.py)."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -66,52 +61,6 @@ def test_workers_give_the_records_one_process_gives(tmp_path, capsys, one_torch_
     assert main([*TINY, "--out", str(tmp_path / "two"), "--workers", "2", "--json"]) == 0
     two = json.loads(capsys.readouterr().out)
     assert one["generations"] == two["generations"]
-
-
-def _storage_worker(out, db, study) -> subprocess.Popen:
-    """`surrogate pbt TINY --storage` as a process, with 1-second heartbeats (a dead worker is found after 2 s)."""
-    args = dict(space="nb201", dataset="digits", archs=[ARCH, OTHER], population=4, epochs=3, interval=1, channels=4,
-                cells=1, out=str(out), storage=db, study=study, progress=False, heartbeat_interval=1)
-    code = ("import json; from surrogate.search.pbt import PBTRequest, run_pbt; "
-            f"print(json.dumps(run_pbt(PBTRequest(**{args!r}))[0]))")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            text=True)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_workers_sharing_a_storage_survive_a_kill_and_give_one_process_records(tmp_path, capsys, one_torch_thread,
-                                                                                request, backend):
-    import optuna
-    from optuna.trial import TrialState
-
-    assert main([*TINY, "--out", str(tmp_path / "one"), "--json"]) == 0
-    one = json.loads(capsys.readouterr().out)
-    db = f"sqlite:///{tmp_path / 'study.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    study = f"pbt-{tmp_path.name}"  # one server serves every test of the session
-    victim = _storage_worker(tmp_path / "shared", db, study)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and victim.poll() is None:  # kill it while it trains a segment
-        try:
-            trials = optuna.load_study(study_name=study, storage=db).get_trials(deepcopy=False)
-        except Exception:  # not created yet
-            trials = []
-        if any(t.state == TrialState.RUNNING and str(victim.pid) in t.user_attrs.get("worker", "") for t in trials):
-            break
-        time.sleep(0.02)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    workers = [_storage_worker(tmp_path / "shared", db, study) for _ in range(2)]
-    outputs = [w.communicate(timeout=300) for w in workers]
-    for w, (stdout, stderr) in zip(workers, outputs):
-        assert w.returncode == 0, stderr
-        assert json.loads(stdout)["generations"] == one["generations"]
-    trials = optuna.load_study(study_name=study, storage=db).get_trials(deepcopy=False)
-    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
-    complete = [t.user_attrs["segment"] for t in trials if t.state == TrialState.COMPLETE]
-    assert sorted(complete) == sorted(f"{g}:{i}" for g in range(3) for i in range(4))  # each segment once
-    assert any(t.state == TrialState.FAIL and str(victim.pid) in t.user_attrs.get("worker", "") for t in trials)
 
 
 @pytest.mark.parametrize("args, needle", [(["--hyper", "momentum"], "unknown hyperparameter 'momentum'"),
