@@ -17,13 +17,19 @@ from surrogate.cli import main
 ARCHS = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
          "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_1x1~2|"]
 POPULATION = dict(space="nb201", dataset="digits", archs=ARCHS, population=4, epochs=3, interval=1, channels=4, cells=1)
-TINY = ["pbt", *(f for k, v in POPULATION.items() if k != "archs" for f in (f"--{k}", str(v))),
-        *(f for a in ARCHS for f in ("--arch", a)), "--no-progress"]
 
 
-def _storage_worker(out, db, study) -> subprocess.Popen:
-    """`surrogate pbt TINY --storage` as a process, with 1-second heartbeats (a dead worker is found after 2 s)."""
-    args = dict(POPULATION, out=str(out), storage=db, study=study, progress=False, heartbeat_interval=1)
+def cli(population: dict) -> list[str]:
+    return ["pbt", *(f for k, v in population.items() if k != "archs" for f in (f"--{k}", str(v))),
+            *(f for a in population["archs"] for f in ("--arch", a)), "--no-progress"]
+
+
+TINY = cli(POPULATION)
+
+
+def _storage_worker(out, db, study, population=POPULATION) -> subprocess.Popen:
+    """`surrogate pbt --storage` as a process, with 1-second heartbeats (a dead worker is found after 2 s)."""
+    args = dict(population, out=str(out), storage=db, study=study, progress=False, heartbeat_interval=1)
     code = ("import json; from surrogate.search.pbt import PBTRequest, run_pbt; "
             f"print(json.dumps(run_pbt(PBTRequest(**{args!r}))[0]))")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -64,3 +70,36 @@ def test_workers_sharing_a_storage_survive_a_kill_and_give_one_process_records(t
     complete = [t.user_attrs["segment"] for t in trials if t.state == TrialState.COMPLETE]
     assert sorted(complete) == sorted(f"{g}:{i}" for g in range(3) for i in range(4))  # each segment once
     assert any(t.state == TrialState.FAIL and str(victim.pid) in t.user_attrs.get("worker", "") for t in trials)
+
+
+@pytest.mark.slow
+def test_four_workers_on_postgresql_survive_five_kills(tmp_path, capsys, one_torch_thread, postgres_url):
+    """Issue 23's fault injection: 4 workers, 5 kill -9 at random moments, each restarted. Every
+    segment ends complete exactly once, nothing is left running or waiting, and the population's
+    records are those of one process."""
+    import numpy as np
+    import optuna
+    from optuna.trial import TrialState
+
+    population = dict(POPULATION, epochs=6)  # 24 segments
+    assert main([*cli(population), "--out", str(tmp_path / "one"), "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    study, rng = f"pbt-kills-{tmp_path.name}", np.random.default_rng(0)
+    start = lambda: _storage_worker(tmp_path / "shared", postgres_url, study, population)  # noqa: E731
+    workers, kills = [start() for _ in range(4)], 0
+    while kills < 5 and any(w.poll() is None for w in workers):
+        time.sleep(rng.uniform(0.5, 2.0))
+        live = [k for k, w in enumerate(workers) if w.poll() is None]
+        if live:
+            k = live[rng.integers(len(live))]
+            workers[k].send_signal(signal.SIGKILL)
+            workers[k].wait()
+            workers[k], kills = start(), kills + 1
+    for w in workers:
+        stdout, stderr = w.communicate(timeout=300)
+        assert w.returncode == 0, stderr
+        assert json.loads(stdout)["generations"] == one["generations"]
+    trials = optuna.load_study(study_name=study, storage=postgres_url).get_trials(deepcopy=False)
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    complete = sorted(t.user_attrs["segment"] for t in trials if t.state == TrialState.COMPLETE)
+    assert complete == sorted(f"{g}:{i}" for g in range(6) for i in range(4)) and kills == 5
