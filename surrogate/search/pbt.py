@@ -352,7 +352,11 @@ class _SharedTrainer(_Trainer):
                 claims = self._claims()
                 free = [i for i in left if f"{g}:{i}" not in claims]
                 if free or any(t.state == TrialState.WAITING for ts in claims.values() for t in ts):
-                    self.study.optimize(train, n_trials=1, catch=())
+                    try:
+                        self.study.optimize(train, n_trials=1, catch=())
+                    except ValueError as err:  # SQLite locks no rows: two workers can pop one waiting trial,
+                        if "Cannot tell a" not in str(err):  # train its segment alike, and the second tell fails
+                            raise
                 else:
                     time.sleep(POLL_SECONDS * (1 + random.random()))  # every open segment is trained elsewhere
                 bar.n = len(members) - len(todo())
