@@ -66,3 +66,16 @@ def test_four_workers_on_postgresql_survive_five_kills(tmp_path, capsys, one_tor
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     complete = sorted(t.user_attrs["segment"] for t in trials if t.state == TrialState.COMPLETE)
     assert complete == sorted(f"{g}:{i}" for g in range(4) for i in range(4)) and kills == 5
+
+
+def test_a_study_of_another_population_is_one_line_exit_2_before_any_work(tmp_path, capsys):
+    import optuna
+
+    db = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(storage=db, study_name="s").set_user_attr("pbt_settings", {"population": 99})
+    capsys.readouterr()  # Optuna's own note of the study it created
+    out = tmp_path / "o"
+    assert main([*cli(POPULATION), "--storage", db, "--study", "s", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds another population-based training" in err and err.count("\n") == 1 and not out.exists()
+

@@ -233,8 +233,6 @@ class MultiObjectiveBO(MultiObjectiveStrategy):
         self.predictors = {c: get_model(model, **params) for c in self.modelled}
         # the categorical GP's rule with one objective (`bo.BayesianOptimization`): every third model-based ask a draw
         self.ts_every, self.ts_pool = (3 if model == "cgp" else 0) if ts_every is None else int(ts_every), ts_pool
-        if self.ts_every and not all(hasattr(m, "sample_joint") for m in self.predictors.values()):
-            raise UsageError(f"ts_every needs models that draw jointly (gp, cgp); {model!r} does not")
         self._inputs: np.ndarray | None = None  # [encoding | exact] of the domain, computed once
 
     # --- inputs ---------------------------------------------------------------------------------

@@ -143,8 +143,9 @@ class TableOracle(Oracle):
     def __init__(self, table: Table, columns: Sequence[str], time_column: str | None = None):
         self.space = get_space(table.space)
         self.table, self.columns = table, tuple(columns)
-        computed = (*COMPUTED, *(table.attrs.get("exact_columns") or ()))  # e.g. `surrogate latency --into`'s
-        self.exact_columns = tuple(c for c in self.columns if c in computed)
+        # columns a network's definition fixes: params, FLOPs, and what the table lists (`surrogate latency --into`)
+        self.computed = frozenset((*COMPUTED, *(table.attrs.get("exact_columns") or ())))
+        self.exact_columns = tuple(c for c in self.columns if c in self.computed)
         ids = self.space.canonical_ids(table.archs)
         self.class_ids, first, self._inverse = np.unique(ids, return_index=True, return_inverse=True)
         self.archs = table.archs[first]
@@ -173,7 +174,7 @@ class TableOracle(Oracle):
             own = raw_feature(self.table, name).astype(np.float64)
             if np.isinf(own).any():
                 raise UsageError(f"column {name!r} holds infinite values (row {np.flatnonzero(np.isinf(own))[0] + 1})")
-            self._classes[name] = _by_class(own, self._inverse, "min" if name in self.exact_columns else "mean")
+            self._classes[name] = _by_class(own, self._inverse, "min" if name in self.computed else "mean")
         return self._classes[name]
 
     @property
@@ -230,7 +231,7 @@ class TableOracle(Oracle):
                 per_arch = np.nanmean(self.table.metrics[name], axis=1)
             else:
                 per_arch = self.column(name)[self._inverse][:, None]
-            self._curves[name] = _by_class(per_arch, self._inverse, "min" if name in COMPUTED else "mean")
+            self._curves[name] = _by_class(per_arch, self._inverse, "min" if name in self.computed else "mean")
         return self._curves[name]
 
     def _at(self, name: str, k: np.ndarray, epochs: Sequence[int | None]) -> np.ndarray:

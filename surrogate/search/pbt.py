@@ -135,9 +135,11 @@ def run_pbt(request: PBTRequest) -> tuple[dict, str]:
     if config.text:
         raise UsageError("population-based training of language models is not built yet")
     out = Path(request.out)
-    check_output_folder(out)
     settings = {k: v for k, v in asdict(request).items()
                 if k not in ("progress", "command", "workers", "out", "storage", "study", "heartbeat_interval")}
+    trainer = (_Trainer(config, request.data_dir, data, request.workers) if not request.storage else
+               _SharedTrainer(config, request.data_dir, data, request, settings))  # a storage is checked here
+    check_output_folder(out)
     claim = out / "pbt.request.json"
     if claim.exists() and json.loads(claim.read_text()) != settings:
         raise UsageError(f"--out {out} holds another population-based training; choose another --out or remove it")
@@ -151,8 +153,6 @@ def run_pbt(request: PBTRequest) -> tuple[dict, str]:
     ends = list(range(request.interval, request.epochs, request.interval)) + [request.epochs]
     history: list[list[dict]] = []
     start = time.perf_counter()
-    trainer = (_Trainer(config, request.data_dir, data, request.workers) if not request.storage else
-               _SharedTrainer(config, request.data_dir, data, request, settings))
     try:
         for g, until in enumerate(ends):
             records = trainer.generation(out, g, until, members, request.progress)
