@@ -30,12 +30,14 @@ from surrogate.tabular import Table
 
 #: name -> BayesianOptimization keyword arguments (orders above d mean d: the product term).
 VARIANTS = {
-    "cgp-12-ts3": {"model_params": {"orders": (1, 2), "counts": False}, "ts_every": 3},
-    "cgp-12": {"model_params": {"orders": (1, 2), "counts": False}, "ts_every": 0},
-    "cgp-12d-ts3": {"model_params": {"orders": (1, 2, 99), "counts": False}, "ts_every": 3},
-    "cgp-12d": {"model_params": {"orders": (1, 2, 99), "counts": False}, "ts_every": 0},
-    "cgp-12d-ts3-counts": {"model_params": {"orders": (1, 2, 99), "counts": True}, "ts_every": 3},
-    "cgp-12d-counts": {"model_params": {"orders": (1, 2, 99), "counts": True}, "ts_every": 0},
+    "cgp-12-ts3": {"model_params": {"orders": (1, 2), "counts": False, "ordinal": False}, "ts_every": 3},
+    "cgp-12": {"model_params": {"orders": (1, 2), "counts": False, "ordinal": False}, "ts_every": 0},
+    "cgp-12d-ts3": {"model_params": {"orders": (1, 2, 99), "counts": False, "ordinal": False}, "ts_every": 3},
+    "cgp-12d": {"model_params": {"orders": (1, 2, 99), "counts": False, "ordinal": False}, "ts_every": 0},
+    "cgp-12d-ts3-counts": {"model_params": {"orders": (1, 2, 99), "counts": True, "ordinal": False}, "ts_every": 3},
+    "cgp-12d-counts": {"model_params": {"orders": (1, 2, 99), "counts": True, "ordinal": False}, "ts_every": 0},
+    # the default until the ordinal term (2026-12-07); with it on: "default"
+    "cgp-noord": {"model_params": {"ordinal": False}},
     "onehot": {"encoding": "onehot"},
     "gp": {"ts_every": 0},  # the GP on graf (+ the table's proxies): LogEI only
     "gp-ts3": {"ts_every": 3},  # every third model-based ask a joint Thompson draw
@@ -49,6 +51,8 @@ MO_VARIANTS = {
     "mo-cgp": {"ts_every": 0},  # the categorical GP (bo_encoding's `index`), EHVI only
     "mo-cgp-ts3": {"ts_every": 3},  # every third model-based ask a joint draw scored by its hypervolume gain
     "mo-cgp-ts5": {"ts_every": 5},
+    "mo-cgp-noord": {"model_params": {"ordinal": False}},  # the default until the ordinal term
+    "mo-default": {},  # bo as `surrogate search` builds it for several objectives
     "mo": {"ts_every": 0},  # whatever model bo_encoding selects (the GP on onehot + proxies on nb201): EHVI only
     "mo-ts3": {"ts_every": 3},
 }

@@ -4,7 +4,8 @@
 # own space with CIFAR-100 labels (its proxies come from the shipped cache at import) and as a plain
 # categorical:6x5 table (no network, no proxies, no isomorphism help) with CIFAR-10 and CIFAR-100
 # labels; nb201-fmnist read the same way; two synthetic categorical functions with known low-order
-# structure; the chain table on Fashion-MNIST when it is shipped. On every categorical table bo's
+# structure; one of ordered choices and a real hyperparameter table (an MLP on digits, trained here);
+# the chain table on Fashion-MNIST when it is shipped. On every categorical table bo's
 # previous default (`--encoding onehot`: the RBF GP on one-hot codes) runs beside it ("before-" rows).
 # Writes runs/out-of-the-box/*.json; bench/report_out_of_the_box.py makes bench/results/out_of_the_box.md.
 # Killed runs resume (every (strategy, seed) run is checkpointed). ROWS="a b" runs some rows only.
@@ -21,9 +22,10 @@ CSV=${CSV:-../shared/data/nb201/nb201_hp12_accuracy.csv}
 mkdir -p "$OUT"
 
 # the user's CSVs: NB201's arch strings with one dataset's labels, or its op indices as plain choices
-TABLES="nb201_c100 cat_c10 cat_c100 cat_fmnist synth_8x3 synth_6x5 chain_fmnist"
-MO_TABLES="mo_cat_c100 mo_cat_fmnist mo_synth_8x3"  # with a params column, for several objectives
-[ -f "$OUT/mo_synth_8x3.csv" ] || $PY bench/out_of_the_box_csv.py "$CSV" "$OUT"
+TABLES="nb201_c100 cat_c10 cat_c100 cat_fmnist synth_8x3 synth_6x5 synth_ord_6x6 hpo_digits chain_fmnist"
+MO_TABLES="mo_cat_c100 mo_cat_fmnist mo_synth_8x3 hpo_digits"  # with a params column, for several objectives
+[ -f "$OUT/synth_ord_6x6.csv" ] || $PY bench/out_of_the_box_csv.py "$CSV" "$OUT"
+[ -f "$OUT/hpo_digits.csv" ] || $PY bench/hpo_digits_csv.py "$OUT/hpo_digits.csv" 2  # trains 2 x 1,440 MLPs: ~20 min
 for name in $TABLES $MO_TABLES; do
     [ -f "$OUT/$name.csv" ] || continue
     space=$(head -1 "$OUT/$name.space")

@@ -7,6 +7,8 @@ column and one metric `acc`.
 - cat_fmnist: nb201-fmnist's 1,000 cells the same way (valid_acc, mean over its seeds);
 - chain_fmnist: the shipped chain table (categorical:8x3, valid_acc), when this installation has it;
 - synth_8x3, synth_6x5: synthetic categorical functions with known low-order structure (`synthetic`);
+- synth_ord_6x6: a synthetic function of *ordered* choices (`synthetic_ordinal`), as a table of
+  hyperparameters or network sizes is; bench/hpo_digits_csv.py writes a real one (hpo_digits);
 - mo_cat_c100, mo_cat_fmnist, mo_synth_8x3: tables for several objectives with a `params` column a
   user's table would carry: cat_c100 and cat_fmnist with their cells' NB201 network params (C=16,
   N=5, as nb201 counts them; nb201-fmnist's own column), synth_8x3 with an additive cost (each
@@ -55,6 +57,25 @@ def synthetic(d: int, k: int, pairs: int, seed: int) -> tuple[np.ndarray, np.nda
     return x, 70 + 2 * f
 
 
+def synthetic_ordinal(d: int, k: int, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every architecture of categorical:{d}x{k}, u_i = x_i / (k - 1) its choices as ordered values in
+    [0, 1], and f = 70 + 2 (-sum_i a_i (u_i - c_i)^2 + sum over `pairs` random pairs b_ij (u_i - c_i)
+    (u_j - c_j) + ripple + noise): a ~ U(0.3, 4) (some positions matter little), optima c ~ U(0, 1),
+    b ~ N(0, 1.5), a ripple 0.2 sin(3 pi u_i) at every position, a fixed noise N(0, 0.1). Smooth along
+    each position's order, which the overlap terms of the categorical GP cannot see."""
+    rng = np.random.default_rng(seed)
+    x = get_space(f"categorical:{d}x{k}").enumerate()
+    u = x / (k - 1)
+    a, c = rng.uniform(0.3, 4.0, d), rng.uniform(0, 1, d)
+    f = -((u - c) ** 2 * a).sum(axis=1) + 0.2 * np.sin(3 * np.pi * u).sum(axis=1)
+    every_pair = list(combinations(range(d), 2))
+    for p in rng.choice(len(every_pair), size=pairs, replace=False):
+        i, j = every_pair[p]
+        f += rng.normal(0, 1.5) * (u[:, i] - c[i]) * (u[:, j] - c[j])
+    f += rng.normal(0, 0.1, len(x))
+    return x, 70 + 2 * f
+
+
 def main(csv: str, out_dir: str) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,6 +91,8 @@ def main(csv: str, out_dir: str) -> None:
         space = get_space(f"categorical:{d}x{k}")
         archs, values = synthetic(d, k, pairs, seed)
         write(out, name, space.spec, space.format_many(archs), values)
+    archs, values = synthetic_ordinal(6, 6, 4, 2266)
+    write(out, "synth_ord_6x6", "categorical:6x6", get_space("categorical:6x6").format_many(archs), values)
     cells = nb201.parse_many(frame.arch)
     write(out, "mo_cat_c100", plain.spec, plain.format_many(cells), frame.cifar100_valid_acc,
           params=costs("nb201", cells)["params"])

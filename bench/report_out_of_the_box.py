@@ -26,6 +26,8 @@ TABLES = {"nb201_c100": "NB201 imported (space nb201), CIFAR-100 valid: proxies 
           "cat_fmnist": "nb201-fmnist imported as categorical:6x5 (1,000 cells): no features",
           "synth_8x3": "synthetic categorical:8x3 (main effects, 8 pairs, one 3-way term, noise)",
           "synth_6x5": "synthetic categorical:6x5 (main effects, 6 pairs, one 3-way term, noise)",
+          "synth_ord_6x6": "synthetic categorical:6x6 of ordered choices (a bowl per position, 4 pairs, ripple, noise)",
+          "hpo_digits": "MLP hyperparameters on digits, categorical:5,4,6,4,3 of ordered choices (trained here)",
           "chain_fmnist": "chain-fmnist (categorical:8x3 on Fashion-MNIST) imported"}
 
 #: several objectives (`mo-NAME` runs; `mo-before-NAME`: bo's previous default on a plain categorical table)
@@ -33,6 +35,7 @@ MO_TABLES = {"nb201_c100": "NB201 imported, CIFAR-100 valid vs params",
              "mo_cat_c100": "NB201 imported as categorical:6x5 with a params column, CIFAR-100 valid vs params",
              "mo_cat_fmnist": "nb201-fmnist imported as categorical:6x5 with its params column, valid acc vs params",
              "mo_synth_8x3": "synthetic categorical:8x3 with an additive params column, acc vs params",
+             "hpo_digits": "MLP hyperparameters on digits (ordered choices), valid acc vs the MLP's params",
              "chain_fmnist": "chain-fmnist, valid acc vs FLOPs"}
 
 
