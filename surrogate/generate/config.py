@@ -139,7 +139,7 @@ def default_out(space: str, dataset: str) -> Path:
 #: what `make_config` uses for an option left out (None): image classification (NB201's training)
 #: and character language modelling (the `rnn-shakespeare` table's protocol, bench/results/rnn.md)
 IMAGE_DEFAULTS = dict(epochs=12, channels=16, cells=5, batch_size=256)
-TEXT_DEFAULTS = dict(epochs=1, channels=32, cells=1, batch_size=128, seq_len=16, lr=3e-2, momentum=0.9, weight_decay=0.0,
+TEXT_DEFAULTS = dict(epochs=1, channels=32, cells=1, batch_size=128, seq_len=16, lr=1e-2, momentum=0.9, weight_decay=0.0,
                      nesterov=False, optimizer="adam", grad_clip=1.0)
 
 

@@ -43,7 +43,7 @@ def streams(tokens: torch.Tensor, count: int) -> torch.Tensor:
 
 
 def train_text(network: nn.Module, data, epochs: int = 1, seed: int = 0, batch_size: int = 128, seq_len: int = 16,
-               lr: float = 3e-2, weight_decay: float = 0.0, grad_clip: float = 1.0,
+               lr: float = 1e-2, weight_decay: float = 0.0, grad_clip: float = 1.0,
                device: str | torch.device = "cpu", test_at_end: bool = False) -> dict[str, np.ndarray]:
     """Train `network` in place on `data` (a `TextData`); per-epoch `TEXT_EPOCH_METRICS` and
     `diverged` (1.0 when the training loss went non-finite: training stops there, as for images)."""
