@@ -152,16 +152,13 @@ def cell_encodings(folder: Path = Path("runs/cell-bo")) -> list[str]:
 
 def _previous_section(title: str) -> list[str]:
     """The lines of a `##` section of the existing bench/results/rnn.md (empty when absent)."""
-    if not RESULT.is_file() or title not in RESULT.read_text():
-        return []
-    return RESULT.read_text().split(title, 1)[1].split("\n## ", 1)[0].splitlines()
+    text = RESULT.read_text() if RESULT.is_file() else ""
+    return text.split(title, 1)[1].split("\n## ", 1)[0].splitlines() if title in text else []
 
 
 def reading() -> list[str]:
-    if not RESULT.is_file() or "## Reading" not in RESULT.read_text():
-        return []
-    text = RESULT.read_text()
-    return [text[text.index("## Reading"):].split("\n## Runs")[0].rstrip(), ""]
+    lines = _previous_section("## Reading")
+    return [("## Reading" + "\n".join(lines)).rstrip(), ""] if lines else []
 
 
 def main(name: str, out: str) -> None:

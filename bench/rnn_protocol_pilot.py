@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+from functools import lru_cache
 from multiprocessing import Pool
 
 import numpy as np
@@ -45,16 +46,23 @@ def table_cells() -> tuple[np.ndarray, np.ndarray]:
     return table.archs[twice], valid[twice]
 
 
+@lru_cache(maxsize=1)
+def corpus(subset: int):
+    """The corpus, read once per worker process (not once per training)."""
+    from surrogate.train.data import load
+
+    return load("shakespeare", None, subset)
+
+
 def train_one(job: tuple[dict, int, list[int], int]) -> dict:
     config, index, arch, seed = job
     import torch
 
     from surrogate.nets import build_network
-    from surrogate.train.data import load
     from surrogate.train.language import train_text
 
     torch.set_num_threads(1)
-    data = load("shakespeare", None, config["subset"])
+    data = corpus(config["subset"])
     torch.manual_seed(seed)
     network = build_network("rnn-cell:8", np.array(arch), config["hidden"], 1, data.num_classes, data.input_shape[0])
     if config["init"] != 1.0:
